@@ -1,0 +1,24 @@
+/** Random identifiers and secrets, URL-safe base64 without padding. */
+
+function randomBase64Url(bytes: number): string {
+  return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Public peer id: 128 random bits. */
+export const newPeerId = (): string => randomBase64Url(16);
+/** Secret resume token: 256 random bits, never shown to anyone but its peer. */
+export const newResumeToken = (): string => randomBase64Url(32);
+/** Names one WebSocket connection of a peer; a resume gets a new one. */
+export const newConnectionId = (): string => randomBase64Url(12);
+
+/** Tokens are stored hashed, so a leaked table cannot be used to hijack a peer. */
+export async function hashToken(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  return toBase64Url(new Uint8Array(digest));
+}

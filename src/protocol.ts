@@ -1,0 +1,148 @@
+/**
+ * Wire protocol v1: the one schema that the server and the browser client both
+ * parse network data with. docs/protocol.md is its written specification.
+ *
+ * Object schemas strip unknown fields, so extra fields a client sends (a
+ * forged `from`, say) never reach the room's logic or another peer.
+ */
+import * as v from "valibot";
+
+/** Longest room name, peer id and display name. */
+export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_ID_LENGTH = 64;
+const MAX_NAME_CODE_POINTS = 40;
+
+/** Close codes the server uses; 1000 is a graceful `leave`. */
+export const CloseCode = {
+  left: 1000,
+  roomFull: 4001,
+  replaced: 4002,
+  badName: 4003,
+  flooding: 4008,
+} as const;
+
+export const ErrorCode = v.picklist([
+  "bad-json",
+  "bad-message",
+  "too-large",
+  "binary-unsupported",
+  "unknown-peer",
+  "queue-full",
+  "rate-limited",
+  "room-full",
+  "bad-name",
+]);
+export type ErrorCode = v.InferOutput<typeof ErrorCode>;
+
+const PeerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
+const Sdp = v.string();
+
+/** What RTCPeerConnection.addIceCandidate accepts; `null` ends the trickle. */
+export const IceCandidate = v.nullable(
+  v.object({
+    candidate: v.optional(v.string()),
+    sdpMid: v.optional(v.nullable(v.string())),
+    sdpMLineIndex: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)))),
+    usernameFragment: v.optional(v.nullable(v.string())),
+  }),
+);
+
+// Client → server.
+
+const Offer = v.object({ type: v.literal("offer"), to: PeerId, sdp: Sdp });
+const Answer = v.object({ type: v.literal("answer"), to: PeerId, sdp: Sdp });
+const Candidate = v.object({ type: v.literal("candidate"), to: PeerId, candidate: IceCandidate });
+const Ready = v.object({ type: v.literal("ready"), to: PeerId });
+const Done = v.object({ type: v.literal("done"), to: PeerId });
+const Leave = v.object({ type: v.literal("leave") });
+
+export const ClientMessage = v.variant("type", [Offer, Answer, Candidate, Ready, Done, Leave]);
+export type ClientMessage = v.InferOutput<typeof ClientMessage>;
+export type ClientMessageType = ClientMessage["type"];
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set<ClientMessageType>([
+  "offer",
+  "answer",
+  "candidate",
+  "ready",
+  "done",
+  "leave",
+]);
+
+/** Messages the server relays to `to`, rewriting `to` into `from`. */
+export type RelayedMessage = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" }>;
+
+// Server → client.
+
+const PeerInfo = v.object({ id: PeerId, name: v.nullable(v.string()) });
+export type PeerInfo = v.InferOutput<typeof PeerInfo>;
+
+/** The subset of RTCIceServer that configuration and `welcome` carry. */
+export const IceServer = v.object({
+  urls: v.union([v.string(), v.array(v.string())]),
+  username: v.optional(v.string()),
+  credential: v.optional(v.string()),
+});
+export type IceServer = v.InferOutput<typeof IceServer>;
+
+const Welcome = v.object({
+  type: v.literal("welcome"),
+  id: PeerId,
+  resume: v.string(),
+  resumed: v.boolean(),
+  peers: v.array(PeerInfo),
+  iceServers: v.array(IceServer),
+  maxPeers: v.number(),
+});
+const PeerJoined = v.object({ type: v.literal("peer-joined"), peer: PeerInfo });
+const PeerLeft = v.object({ type: v.literal("peer-left"), id: PeerId });
+const RelayedOffer = v.object({ type: v.literal("offer"), from: PeerId, sdp: Sdp });
+const RelayedAnswer = v.object({ type: v.literal("answer"), from: PeerId, sdp: Sdp });
+const RelayedCandidate = v.object({
+  type: v.literal("candidate"),
+  from: PeerId,
+  candidate: IceCandidate,
+});
+const ErrorFrame = v.object({
+  type: v.literal("error"),
+  code: ErrorCode,
+  message: v.string(),
+  ref: v.optional(v.string()),
+});
+
+export const ServerMessage = v.variant("type", [
+  Welcome,
+  PeerJoined,
+  PeerLeft,
+  RelayedOffer,
+  RelayedAnswer,
+  RelayedCandidate,
+  ErrorFrame,
+]);
+export type ServerMessage = v.InferOutput<typeof ServerMessage>;
+export type ErrorFrame = v.InferOutput<typeof ErrorFrame>;
+
+/**
+ * A display name as the `name` query parameter gives it: trimmed, 1–40 code
+ * points, no control characters (Unicode category Cc). Empty or whitespace-only
+ * means anonymous (`null`).
+ */
+export const DisplayName = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((name) => [...name].length <= MAX_NAME_CODE_POINTS, "at most 40 characters"),
+  v.check((name) => !/\p{Cc}/u.test(name), "no control characters"),
+  v.transform((name) => (name === "" ? null : name)),
+);
+
+/** Reads a `name` parameter; absent means anonymous. */
+export function parseDisplayName(
+  raw: string | null,
+): { ok: true; name: string | null } | { ok: false; message: string } {
+  const result = v.safeParse(DisplayName, raw ?? "");
+  if (result.success) return { ok: true, name: result.output };
+  return { ok: false, message: `name must be ${result.issues[0].message}` };
+}
+
+export function errorFrame(code: ErrorCode, message: string, ref?: string): ErrorFrame {
+  return ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref };
+}
