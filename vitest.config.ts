@@ -8,7 +8,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ALLOWED_ORIGINS: "https://app.example.com" } },
+            // `null` is listed to prove that it is refused anyway.
+            miniflare: { bindings: { ALLOWED_ORIGINS: "https://app.example.com,null" } },
           }),
         ],
         test: { name: "workerd", include: ["test/workerd/**/*.test.ts"] },

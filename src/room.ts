@@ -117,7 +117,9 @@ export class Room extends DurableObject<Env> {
 
   // Lifecycle: disconnects, expiry and removal.
 
-  override async webSocketClose(socket: WebSocket): Promise<void> {
+  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+    // Complete the closing handshake: hibernatable sockets may not reply on their own.
+    closeSocket(socket, isSendableCloseCode(code) ? code : CloseCode.left, reason);
     this.#lostConnection(socket);
   }
 
@@ -359,6 +361,13 @@ function closeSocket(socket: WebSocket, code: number, reason: string): void {
   } catch {
     // Already closed.
   }
+}
+
+/** 1005, 1006 and 1015 only ever describe a close; they cannot be sent. */
+function isSendableCloseCode(code: number): boolean {
+  return (
+    code === 1000 || (code >= 1001 && code <= 1014 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+  );
 }
 
 /**

@@ -11,8 +11,22 @@ type Welcome = Extract<ServerMessage, { type: "welcome" }>;
 type Closed = { code: number; reason: string };
 
 const WAIT_MS = 5_000;
-/** The barrier frame: valid JSON of no known type, so the room answers bad-message without a ref. */
-const BARRIER = JSON.stringify({ type: "barrier" });
+/**
+ * The barrier frame: `done` to an id no peer can have (ids are base64url), so
+ * the room answers unknown-peer. Junk frames never get that answer: only valid
+ * messages reach the peer lookup.
+ */
+const BARRIER = JSON.stringify({ type: "done", to: "~barrier" });
+const isBarrierReply = (frame: ServerMessage) =>
+  frame.type === "error" && frame.code === "unknown-peer" && frame.ref === "done";
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface JoinOptions {
   name?: string;
@@ -39,6 +53,8 @@ export class Peer {
   readonly #invalid: string[] = [];
   #wake: (() => void) | null = null;
   #closed: Closed | null = null;
+  /** Heartbeat answers received; they are not protocol frames. */
+  pongs = 0;
   readonly closed: Promise<Closed>;
 
   private constructor(readonly socket: WebSocket) {
@@ -50,9 +66,13 @@ export class Peer {
       });
     });
     socket.addEventListener("message", (event) => {
-      const parsed = v.safeParse(ServerMessageSchema, JSON.parse(String(event.data)));
-      if (parsed.success) this.#inbox.push(parsed.output);
-      else this.#invalid.push(String(event.data));
+      const text = String(event.data);
+      if (text === "pong") this.pongs += 1;
+      else {
+        const parsed = v.safeParse(ServerMessageSchema, parseJson(text));
+        if (parsed.success) this.#inbox.push(parsed.output);
+        else this.#invalid.push(text);
+      }
       this.#wake?.();
     });
     socket.accept();
@@ -102,7 +122,7 @@ export class Peer {
     const frames: ServerMessage[] = [];
     for (;;) {
       const frame = await this.next();
-      if (frame.type === "error" && frame.code === "bad-message" && frame.ref === undefined) return frames;
+      if (isBarrierReply(frame)) return frames;
       frames.push(frame);
     }
   }
