@@ -14,6 +14,17 @@ export default defineConfig({
         ],
         test: { name: "workerd", include: ["test/workerd/**/*.test.ts"] },
       },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          // Each file starts its own wrangler dev and browser; two cores run them one at a time.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
     ],
   },
 });

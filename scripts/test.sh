@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 biome ci .
 tsc -p .
+tsc -p test/e2e
 
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
   exec unshare -n sh -c 'ip link set lo up && exec vitest run "$@"' sh "$@"

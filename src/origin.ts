@@ -6,7 +6,7 @@
 /** Same host as the request, or listed exactly in ALLOWED_ORIGINS. `Origin: null` never passes. */
 export function isAllowedOrigin(origin: string | undefined, requestUrl: string, allowed: ReadonlySet<string>): boolean {
   if (origin === undefined) return true;
-  if (origin === "null") return false;
+  // An opaque origin arrives as `null`, which is not a URL: it is refused here, listed or not.
   let parsed: URL;
   try {
     parsed = new URL(origin);

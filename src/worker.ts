@@ -27,6 +27,7 @@ const pageHeaders = secureHeaders({
     formAction: ["'self'"],
   },
   referrerPolicy: "no-referrer",
+  xFrameOptions: "DENY",
   crossOriginEmbedderPolicy: false,
 });
 

@@ -31,6 +31,7 @@ describe("pages", () => {
       expect(csp).not.toMatch(/\*|https?:|unsafe/);
       expect(response.headers.get("referrer-policy")).toBe("no-referrer");
       expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
     });
   }
 
