@@ -146,3 +146,30 @@ export function parseDisplayName(
 export function errorFrame(code: ErrorCode, message: string, ref?: string): ErrorFrame {
   return ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref };
 }
+
+// Peer → peer, over data channels. Each side parses what the other sends.
+
+/** On the `chat` channel: an application message, any JSON value. */
+export const ChatFrame = v.object({ type: v.literal("message"), data: v.unknown() });
+
+/** A file channel (`file:<id>`) opens with a header, then carries binary chunks. */
+export const FileHeader = v.object({
+  type: v.literal("file-header"),
+  name: v.pipe(v.string(), v.maxLength(1024)),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  mime: v.pipe(v.string(), v.maxLength(256)),
+});
+export type FileHeader = v.InferOutput<typeof FileHeader>;
+
+/** Control frames on a file channel after the header, in either direction. */
+export const FileControl = v.variant("type", [
+  /** Sender: every byte is sent; this is their SHA-256. */
+  v.object({ type: v.literal("file-end"), sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) }),
+  /** Receiver: the file arrived and its digest matches. */
+  v.object({ type: v.literal("file-received") }),
+  /** Receiver: the digest or the size did not match. */
+  v.object({ type: v.literal("file-corrupt") }),
+  /** Either side: stop the transfer. */
+  v.object({ type: v.literal("file-cancel") }),
+]);
+export type FileControl = v.InferOutput<typeof FileControl>;

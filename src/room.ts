@@ -35,7 +35,11 @@ type Delivery = "sent" | "held" | "overflow";
 export class Room extends DurableObject<Env> {
   readonly #store: RoomStore;
   readonly #config: Config;
-  /** Per-connection rate limiters; lost on hibernation, which only happens when idle. */
+  /**
+   * Rate limiters by peer id, kept across resumes so that reconnecting never
+   * refills a bucket or clears the drop window; lost on hibernation, which
+   * only happens when the room is idle.
+   */
   readonly #limiters = new Map<string, RateLimiter>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -90,7 +94,6 @@ export class Room extends DurableObject<Env> {
     const conn = newConnectionId();
     this.#store.reconnect(peer.id, secret.tokenHash, conn);
     if (halfOpen) closeSocket(halfOpen, CloseCode.replaced, "replaced by a resumed connection");
-    this.#limiters.delete(peer.conn);
     this.#accept(socket, { peer: peer.id, conn });
     const others = this.#store.roster().filter((other) => other.id !== peer.id);
     this.#sendWelcome(socket, peer.id, secret.token, true, others);
@@ -131,7 +134,6 @@ export class Room extends DurableObject<Env> {
   #lostConnection(socket: WebSocket): void {
     const attachment = attachmentOf(socket);
     if (!attachment) return;
-    this.#limiters.delete(attachment.conn);
     const peer = this.#store.peer(attachment.peer);
     // A replaced or already removed connection speaks for no one.
     if (peer?.conn !== attachment.conn || peer.awayUntil !== null) return;
@@ -155,6 +157,7 @@ export class Room extends DurableObject<Env> {
   /** Removes a peer and all its state, then tells everyone left. */
   #remove(id: string): void {
     this.#store.removePeer(id);
+    this.#limiters.delete(id);
     for (const other of this.#store.roster()) this.#deliver(other.id, { type: "peer-left", id }, null);
     this.#syncAlarm();
   }
@@ -190,26 +193,25 @@ export class Room extends DurableObject<Env> {
     const attachment = attachmentOf(socket);
     const sender = attachment ? this.#store.peer(attachment.peer) : null;
     if (!attachment || sender?.conn !== attachment.conn) return;
-    if (!this.#admit(socket, sender, attachment.conn)) return;
+    if (!this.#admit(socket, sender)) return;
     const message = parseFrame(data);
     if ("error" in message) send(socket, message.error);
     else this.#dispatch(socket, sender, message.ok);
   }
 
   /** Applies the rate limit; false when the message must be dropped. */
-  #admit(socket: WebSocket, sender: PeerRow, conn: string): boolean {
+  #admit(socket: WebSocket, sender: PeerRow): boolean {
     const now = Date.now();
-    let limiter = this.#limiters.get(conn);
+    let limiter = this.#limiters.get(sender.id);
     if (!limiter) {
       limiter = new RateLimiter(this.#config.rate, now);
-      this.#limiters.set(conn, limiter);
+      this.#limiters.set(sender.id, limiter);
     }
     const verdict = limiter.take(now);
     if (verdict === "accept") return true;
     if (verdict === "drop-and-notify") {
       send(socket, errorFrame("rate-limited", `more than ${this.#config.rate.perSecond} messages/s; dropped`));
     } else if (verdict === "flooding") {
-      this.#limiters.delete(conn);
       this.#remove(sender.id);
       closeSocket(socket, CloseCode.flooding, "flooding");
     }
@@ -232,8 +234,8 @@ export class Room extends DurableObject<Env> {
         this.#relay(socket, sender, receiver, message);
         break;
       case "answer":
-        this.#relay(socket, sender, receiver, message);
-        this.#becomeReady(socket, sender, receiver);
+        // A receiver expired by its overflowing queue is gone: nothing to be ready for.
+        if (this.#relay(socket, sender, receiver, message) !== "overflow") this.#becomeReady(socket, sender, receiver);
         break;
       case "candidate":
         this.#relayCandidate(socket, sender, receiver, message);
@@ -247,12 +249,13 @@ export class Room extends DurableObject<Env> {
     }
   }
 
-  #relay(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): void {
+  #relay(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): Delivery {
     const { to: _, ...body } = message;
     const delivery = this.#deliver(receiver.id, { ...body, from: sender.id }, sender.id);
     if (delivery === "overflow") {
       send(socket, errorFrame("queue-full", "the receiver is away and its queue is full; it has left", message.type));
     }
+    return delivery;
   }
 
   /** ICE holding: a candidate reaches its receiver only once the receiver is ready for the sender. */
@@ -280,7 +283,8 @@ export class Room extends DurableObject<Env> {
 
   #connected(sender: PeerRow, peer: PeerRow): void {
     const dropped = this.#store.dropPairCandidates(sender.id, peer.id);
-    this.#store.bumpStat("pairs-connected", 1);
+    // Each side says done, and again after every ICE restart: count the pair once.
+    if (this.#store.markConnected(sender.id, peer.id)) this.#store.bumpStat("pairs-connected", 1);
     this.#store.bumpStat("candidates-dropped", dropped);
     console.log(
       JSON.stringify({ event: "pair-connected", room: this.ctx.id.toString(), dropped, ...this.#store.stats() }),

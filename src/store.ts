@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS held (
   frame TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS held_by_queue ON held (receiver, kind, sender, seq);
+CREATE TABLE IF NOT EXISTS connected (
+  low TEXT NOT NULL,
+  high TEXT NOT NULL,
+  PRIMARY KEY (low, high)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stats (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -126,11 +131,12 @@ export class RoomStore {
       .map((row) => row.id);
   }
 
-  /** Deletes a peer with its readiness and everything held for or from it. */
+  /** Deletes a peer with its readiness, its pairs, and everything held for or from it. */
   removePeer(id: string): void {
     this.sql.exec("DELETE FROM peers WHERE id = ?", id);
     this.sql.exec("DELETE FROM readiness WHERE receiver = ? OR sender = ?", id, id);
-    this.sql.exec("DELETE FROM held WHERE receiver = ? OR (kind = 'pair' AND sender = ?)", id, id);
+    this.sql.exec("DELETE FROM connected WHERE low = ? OR high = ?", id, id);
+    this.sql.exec("DELETE FROM held WHERE receiver = ? OR sender = ?", id, id);
   }
 
   isReady(receiver: string, sender: string): boolean {
@@ -181,6 +187,12 @@ export class RoomStore {
       b,
       a,
     ).rowsWritten;
+  }
+
+  /** Records that a pair is connected; true the first time. */
+  markConnected(a: string, b: string): boolean {
+    const [low, high] = a < b ? [a, b] : [b, a];
+    return this.sql.exec("INSERT OR IGNORE INTO connected (low, high) VALUES (?, ?)", low, high).rowsWritten > 0;
   }
 
   bumpStat(key: string, by: number): void {

@@ -229,6 +229,34 @@ for (const evicted of [false, true]) {
         expect(frames).toEqual(Array.from({ length: 100 }, (_, i) => received(a.welcome.id, i + 1)));
       });
 
+      it("drops candidates held in both directions on done, and counts each pair once", async () => {
+        const room = freshRoom();
+        const { a, b } = await pair(room);
+        a.send(candidate(b.welcome.id, 1)); // held: b is not ready for a
+        b.send(candidate(a.welcome.id, 2)); // held: a is not ready for b
+        b.send(candidate(a.welcome.id, 3));
+        await a.drain();
+        await b.drain();
+        await step(room);
+        a.send({ type: "done", to: b.welcome.id });
+        b.send({ type: "done", to: a.welcome.id });
+        a.send({ type: "done", to: b.welcome.id });
+        await a.drain();
+        await b.drain();
+        await step(room);
+        a.send({ type: "ready", to: b.welcome.id });
+        b.send({ type: "ready", to: a.welcome.id });
+        expect(await a.drain()).toEqual([]);
+        expect(await b.drain()).toEqual([]);
+        const stats = await runInDurableObject(roomStub(room), (_, state) =>
+          state.storage.sql.exec<{ key: string; value: number }>("SELECT key, value FROM stats ORDER BY key").toArray(),
+        );
+        expect(stats).toEqual([
+          { key: "candidates-dropped", value: 3 },
+          { key: "pairs-connected", value: 1 },
+        ]);
+      });
+
       it("drops what is held for a pair, both ways, once it is done, and counts it", async () => {
         const room = freshRoom();
         const { a, b } = await pair(room);
@@ -272,10 +300,16 @@ for (const evicted of [false, true]) {
       it("forgets readiness and held candidates of a peer who left", async () => {
         const room = freshRoom();
         const { a, b } = await pair(room);
-        a.send(candidate(b.welcome.id, 1));
+        a.send({ type: "ready", to: b.welcome.id });
+        b.send({ type: "ready", to: a.welcome.id });
+        await b.drain();
+        const c = await Peer.join(room);
+        await b.next("peer-joined");
+        a.send(candidate(c.welcome.id, 1));
         a.send({ type: "leave" });
         await a.closed;
         await b.next("peer-left");
+        await c.next("peer-left");
         await step(room);
         const count = await runInDurableObject(roomStub(room), (_, state) => ({
           held: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM held").one().n,
@@ -359,6 +393,37 @@ for (const evicted of [false, true]) {
         expect(await back.drain()).toEqual([{ type: "peer-left", id: c.welcome.id }]);
       });
 
+      it("drops what a peer that left had sent to an away peer", async () => {
+        const room = freshRoom();
+        const { a, b } = await pair(room);
+        await dropConnection(a, [b]);
+        b.send(offer(a.welcome.id));
+        b.send({ type: "leave" });
+        await b.closed;
+        await step(room);
+        const back = await Peer.join(room, { resume: a.welcome.resume });
+        expect(back.welcome.peers).toEqual([]);
+        expect(await back.drain()).toEqual([{ type: "peer-left", id: b.welcome.id }]);
+      });
+
+      it("makes a peer away when its socket is found dead, before any close event", async () => {
+        const room = freshRoom();
+        const { a, b } = await pair(room);
+        // The room's side of a's socket dies without the room hearing a close.
+        await runInDurableObject(roomStub(room), (_, state) => {
+          for (const socket of state.getWebSockets()) {
+            const attachment = socket.deserializeAttachment() as { peer: string };
+            if (attachment.peer === a.welcome.id) socket.close(4000, "gone");
+          }
+        });
+        b.send(offer(a.welcome.id, "while dead"));
+        expect(await b.drain()).toEqual([]);
+        await step(room);
+        const back = await Peer.join(room, { resume: a.welcome.resume });
+        expect(back.welcome.resumed).toBe(true);
+        expect(await back.drain()).toEqual([{ type: "offer", from: b.welcome.id, sdp: "while dead" }]);
+      });
+
       it("never accepts a used token again", async () => {
         const room = freshRoom();
         const { a, b } = await pair(room);
@@ -408,6 +473,53 @@ for (const evicted of [false, true]) {
         expect(cleared).toBeNull();
       });
 
+      it("keeps the alarm at the earliest of several deadlines, and moves it on after an expiry", async () => {
+        const room = freshRoom();
+        const { a, b } = await pair(room);
+        const c = await Peer.join(room);
+        await a.next("peer-joined");
+        await b.next("peer-joined");
+        await dropConnection(a, [b, c]);
+        await dropConnection(c, [b]);
+        await step(room);
+        const read = () =>
+          runInDurableObject(roomStub(room), async (_, state) => ({
+            alarm: await state.storage.getAlarm(),
+            deadlines: state.storage.sql
+              .exec<{ id: string; away_until: number }>("SELECT id, away_until FROM peers WHERE away_until IS NOT NULL")
+              .toArray(),
+          }));
+        const { alarm, deadlines } = await read();
+        const first = deadlines.find((row) => row.id === a.welcome.id)?.away_until;
+        const second = deadlines.find((row) => row.id === c.welcome.id)?.away_until;
+        expect(first).toBeLessThan(second ?? 0);
+        expect(alarm).toBe(first);
+        // Expire only a: the alarm moves on to c's deadline.
+        await runInDurableObject(roomStub(room), (_, state) => {
+          state.storage.sql.exec("UPDATE peers SET away_until = 0 WHERE id = ?", a.welcome.id);
+        });
+        expect(await runDurableObjectAlarm(roomStub(room))).toBe(true);
+        expect(await b.next()).toEqual({ type: "peer-left", id: a.welcome.id });
+        expect((await read()).alarm).toBe(second);
+      });
+
+      it("expires a due peer on the next join even before its alarm runs", async () => {
+        const room = freshRoom();
+        const { a, b } = await pair(room);
+        await dropConnection(a, [b]);
+        await runInDurableObject(roomStub(room), (_, state) => {
+          state.storage.sql.exec("UPDATE peers SET away_until = 0 WHERE id = ?", a.welcome.id);
+        });
+        await step(room);
+        const late = await Peer.join(room, { resume: a.welcome.resume });
+        expect(late.welcome.resumed).toBe(false);
+        expect(late.welcome.peers).toEqual([{ id: b.welcome.id, name: "Bob" }]);
+        expect(await b.drain()).toEqual([
+          { type: "peer-left", id: a.welcome.id },
+          { type: "peer-joined", peer: { id: late.welcome.id, name: null } },
+        ]);
+      });
+
       it("expires an away peer when its grace period ends: peer-left for all, token dead", async () => {
         const room = freshRoom();
         const { a, b } = await pair(room);
@@ -435,14 +547,20 @@ for (const evicted of [false, true]) {
         expect(await b.drain()).toEqual([]);
         expect(await c.drain()).toEqual([]);
         await step(room);
-        c.send(offer(a.welcome.id, "one too many"));
+        c.send(answer(a.welcome.id, "one too many"));
         expect(await c.drain()).toEqual([
           { type: "peer-left", id: a.welcome.id },
-          { type: "error", code: "queue-full", message: expect.any(String), ref: "offer" },
+          { type: "error", code: "queue-full", message: expect.any(String), ref: "answer" },
         ]);
         expect(await b.drain()).toEqual([{ type: "peer-left", id: a.welcome.id }]);
         const late = await Peer.join(room, { resume: a.welcome.resume });
         expect(late.welcome.resumed).toBe(false);
+        // Nothing of a is left behind: no readiness for it, nothing held.
+        const rows = await runInDurableObject(roomStub(room), (_, state) => ({
+          readiness: state.storage.sql.exec("SELECT * FROM readiness").toArray(),
+          held: state.storage.sql.exec("SELECT * FROM held").toArray(),
+        }));
+        expect(rows).toEqual({ readiness: [], held: [] });
       });
     });
 

@@ -101,6 +101,9 @@ describe("origins", () => {
     expect(isAllowedOrigin("https://app.example.com:8443", url, allowed)).toBe(false);
     expect(isAllowedOrigin("null", url, allowed)).toBe(false);
     expect(isAllowedOrigin("not a url", url, allowed)).toBe(false);
+    // Opaque origins serialize as `null` however they are spelled.
+    expect(isAllowedOrigin("file:///home/me/page.html", url, allowed)).toBe(false);
+    expect(isAllowedOrigin("data:text/html,hi", url, allowed)).toBe(false);
   });
 });
 
