@@ -6,6 +6,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../src/protocol";
+import type { Room } from "../../src/room";
 import { Peer, roomStub } from "./peer";
 
 let rooms = 0;
@@ -409,14 +410,16 @@ for (const evicted of [false, true]) {
       it("makes a peer away when its socket is found dead, before any close event", async () => {
         const room = freshRoom();
         const { a, b } = await pair(room);
-        // The room's side of a's socket dies without the room hearing a close.
-        await runInDurableObject(roomStub(room), (_, state) => {
-          for (const socket of state.getWebSockets()) {
-            const attachment = socket.deserializeAttachment() as { peer: string };
-            if (attachment.peer === a.welcome.id) socket.close(4000, "gone");
-          }
+        // In one turn of the object: a's socket dies, then b's offer is dispatched, before
+        // the runtime can deliver a close event for a.
+        await runInDurableObject(roomStub(room), async (instance: Room, state) => {
+          const socketOf = (id: string) =>
+            state.getWebSockets().find((socket) => JSON.stringify(socket.deserializeAttachment()).includes(id));
+          socketOf(a.welcome.id)?.close(4000, "gone");
+          const bSocket = socketOf(b.welcome.id);
+          if (!bSocket) throw new Error("no socket for b");
+          await instance.webSocketMessage(bSocket, JSON.stringify(offer(a.welcome.id, "while dead")));
         });
-        b.send(offer(a.welcome.id, "while dead"));
         expect(await b.drain()).toEqual([]);
         await step(room);
         const back = await Peer.join(room, { resume: a.welcome.resume });
