@@ -1,0 +1,3 @@
+import { joinRoom } from "/mesh.js";
+
+joinRoom("placeholder");

@@ -1,0 +1,76 @@
+/**
+ * Drives `/mesh.js` inside real pages: each peer is its own browser context
+ * on the landing page (which joins nothing by itself), with the library
+ * imported and a log of its events kept on `window.mesh`.
+ */
+import type { Browser, Page } from "playwright-core";
+
+export interface MeshLog {
+  room: import("../../src/client/mesh").MeshRoom;
+  events: { type: string; detail: Record<string, unknown> }[];
+  messages: { from: string; data: unknown }[];
+}
+
+declare global {
+  interface Window {
+    mesh: MeshLog;
+    meshLib: typeof import("/mesh.js");
+  }
+}
+
+/**
+ * Loads the library into the page as a user's code would. A string, because
+ * the test bundler rewrites every import() it sees in the test's own code.
+ */
+export async function loadLibrary(page: Page): Promise<void> {
+  await page.evaluate('import("/mesh.js").then((library) => { window.meshLib = library; })');
+}
+
+export interface MeshPeer {
+  page: Page;
+  /** Resolves with the peer id once `signaling` says connected. */
+  id: string;
+}
+
+/** Opens a page and joins `room` with the library, waiting for the welcome. */
+export async function joinWithLibrary(browser: Browser, base: string, room: string, name: string): Promise<MeshPeer> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => console.error(`[${name}] page error:`, error.message));
+  await page.goto(`${base}/`);
+  await loadLibrary(page);
+  const id = await page.evaluate(
+    async ({ room, name }) => {
+      const mesh = window.meshLib.joinRoom(room, { name });
+      window.mesh = { room: mesh, events: [], messages: [] };
+      for (const type of ["peer-join", "peer-connect", "peer-leave", "signaling", "error", "file-start", "file"]) {
+        mesh.addEventListener(type, (event) => {
+          const detail = (event as CustomEvent<Record<string, unknown>>).detail;
+          window.mesh.events.push({
+            type,
+            detail: JSON.parse(JSON.stringify(detail, (_, v) => (v instanceof Blob ? v.size : v))),
+          });
+        });
+      }
+      mesh.addEventListener("message", (event) => {
+        window.mesh.messages.push((event as CustomEvent<{ from: string; data: unknown }>).detail);
+      });
+      return new Promise<string>((resolve) => {
+        mesh.addEventListener("signaling", () => {
+          if (mesh.signalingState === "connected" && mesh.id) resolve(mesh.id);
+        });
+      });
+    },
+    { room, name },
+  );
+  return { page, id };
+}
+
+/** Waits until this page's mesh has `count` connected peers. */
+export async function connectedTo(peer: MeshPeer, count: number, timeout = 30_000): Promise<void> {
+  await peer.page.waitForFunction(
+    (n) => [...window.mesh.room.peers.values()].filter((p) => p.state === "connected").length === n,
+    count,
+    { timeout },
+  );
+}
