@@ -7,7 +7,9 @@ import type { Browser, Page } from "playwright-core";
 
 export interface MeshLog {
   room: import("../../src/client/mesh").MeshRoom;
-  events: { type: string; detail: Record<string, unknown> }[];
+  /** When joinRoom was called (epoch ms; every page shares the machine's clock). */
+  joinedAt: number;
+  events: { type: string; at: number; detail: Record<string, unknown> }[];
   messages: { from: string; data: unknown }[];
 }
 
@@ -42,14 +44,12 @@ export async function joinWithLibrary(browser: Browser, base: string, room: stri
   const id = await page.evaluate(
     async ({ room, name }) => {
       const mesh = window.meshLib.joinRoom(room, { name });
-      window.mesh = { room: mesh, events: [], messages: [] };
+      window.mesh = { room: mesh, joinedAt: Date.now(), events: [], messages: [] };
       for (const type of ["peer-join", "peer-connect", "peer-leave", "signaling", "error", "file-start", "file"]) {
         mesh.addEventListener(type, (event) => {
           const detail = (event as CustomEvent<Record<string, unknown>>).detail;
-          window.mesh.events.push({
-            type,
-            detail: JSON.parse(JSON.stringify(detail, (_, v) => (v instanceof Blob ? v.size : v))),
-          });
+          const plain = JSON.parse(JSON.stringify(detail, (_, value) => (value instanceof Blob ? value.size : value)));
+          window.mesh.events.push({ type, at: Date.now(), detail: plain });
         });
       }
       mesh.addEventListener("message", (event) => {
@@ -73,4 +73,17 @@ export async function connectedTo(peer: MeshPeer, count: number, timeout = 30_00
     count,
     { timeout },
   );
+}
+
+/** From the first joinRoom call to the last peer-connect, across pages, in ms. */
+export async function formationTime(peers: MeshPeer[]): Promise<number> {
+  const spans = await Promise.all(
+    peers.map((peer) =>
+      peer.page.evaluate(() => ({
+        joinedAt: window.mesh.joinedAt,
+        lastConnect: Math.max(...window.mesh.events.filter((e) => e.type === "peer-connect").map((e) => e.at)),
+      })),
+    ),
+  );
+  return Math.max(...spans.map((s) => s.lastConnect)) - Math.min(...spans.map((s) => s.joinedAt));
 }

@@ -1,8 +1,27 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithBrowser, launchBrowser } from "./browser";
-import { connectedTo, joinWithLibrary } from "./mesh-harness";
+import { connectedTo, formationTime, joinWithLibrary } from "./mesh-harness";
 import { DevServer } from "./server";
+
+interface Received {
+  name: string;
+  size: number;
+  digest: string;
+  progressEvents: number;
+  lastProgress: number;
+}
+
+declare global {
+  interface Window {
+    /** Set up by expectFile: settles with what the `file` event delivered. */
+    received: Promise<Received>;
+    /** The receiving side's transfer, once `file-start` fired. */
+    incoming: import("../../src/client/mesh").Transfer | null;
+    /** The sending side's transfer and how it ended. */
+    outgoing: { transfer: import("../../src/client/mesh").Transfer; outcome: Promise<string> };
+  }
+}
 
 describeWithBrowser("the mesh library in Chromium", () => {
   let server: DevServer;
@@ -20,6 +39,7 @@ describeWithBrowser("the mesh library in Chromium", () => {
     const a = await joinWithLibrary(browser, server.url, "lib-two", "Ann");
     const b = await joinWithLibrary(browser, server.url, "lib-two", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    console.info(`2-peer mesh formed in ${await formationTime([a, b])} ms (first join to last peer-connect)`);
     await a.page.evaluate(() => window.mesh.room.send({ hi: "from a" }));
     await b.page.evaluate(() => window.mesh.room.send("from b"));
     await b.page.waitForFunction(() => window.mesh.messages.length === 1);
@@ -29,12 +49,13 @@ describeWithBrowser("the mesh library in Chromium", () => {
   });
 
   it("forms the full mesh of eight peers joining at once, and delivers every message exactly once", async () => {
-    const started = Date.now();
     const peers = await Promise.all(
       Array.from({ length: 8 }, (_, i) => joinWithLibrary(browser, server.url, "lib-eight", `Peer ${i + 1}`)),
     );
     await Promise.all(peers.map((peer) => connectedTo(peer, 7)));
-    console.info(`8-peer mesh (28 connections) formed in ${Date.now() - started} ms, page start included`);
+    console.info(
+      `8-peer mesh (28 connections) formed in ${await formationTime(peers)} ms (first join to last peer-connect)`,
+    );
     await Promise.all(
       peers.map((peer) => peer.page.evaluate(() => window.mesh.room.send(`hello from ${window.mesh.room.id}`))),
     );
@@ -52,5 +73,106 @@ describeWithBrowser("the mesh library in Chromium", () => {
       expect(await peer.page.evaluate(() => window.mesh.messages.length)).toBe(14);
     }
     await Promise.all(peers.map((peer) => peer.page.context().close()));
+  });
+
+  /** On the receiving page: records progress and hashes the file that arrives. */
+  async function expectFile(page: import("playwright-core").Page): Promise<void> {
+    await page.evaluate(() => {
+      window.incoming = null;
+      window.received = new Promise((resolve) => {
+        let progressEvents = 0;
+        let lastProgress = 0;
+        window.mesh.room.addEventListener("file-start", (event) => {
+          const { transfer } = (event as CustomEvent<{ transfer: NonNullable<Window["incoming"]> }>).detail;
+          window.incoming = transfer;
+          transfer.addEventListener("progress", (progress) => {
+            progressEvents += 1;
+            lastProgress = (progress as CustomEvent<{ loaded: number }>).detail.loaded;
+          });
+        });
+        window.mesh.room.addEventListener("file", async (event) => {
+          const { name, size, blob } = (event as CustomEvent<{ name: string; size: number; blob: Blob }>).detail;
+          const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+          const hex = Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+          resolve({ name, size, digest: hex, progressEvents, lastProgress });
+        });
+      });
+    });
+  }
+
+  it("sends a 50 MiB file intact, with progress on both sides", async () => {
+    const a = await joinWithLibrary(browser, server.url, "lib-file", "Ann");
+    const b = await joinWithLibrary(browser, server.url, "lib-file", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await expectFile(b.page);
+    const sent = await a.page.evaluate(async (to) => {
+      const parts: Uint8Array<ArrayBuffer>[] = [];
+      for (let i = 0; i < 50 * 16; i++) parts.push(crypto.getRandomValues(new Uint8Array(64 * 1024)));
+      const file = new File(parts, "big.bin", { type: "application/octet-stream" });
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+      const started = performance.now();
+      const transfer = window.mesh.room.sendFile(file, { to });
+      let progressEvents = 0;
+      transfer.addEventListener("progress", () => {
+        progressEvents += 1;
+      });
+      await transfer.done;
+      return {
+        digest: Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join(""),
+        progressEvents,
+        state: transfer.state,
+        ms: performance.now() - started,
+      };
+    }, b.id);
+    const received = await b.page.evaluate(() => window.received);
+    console.info(`50 MiB file sent in ${Math.round(sent.ms)} ms (${(50 / (sent.ms / 1000)).toFixed(1)} MiB/s)`);
+    expect(sent.state).toBe("done");
+    expect(received).toMatchObject({ name: "big.bin", size: 50 * 1024 * 1024, digest: sent.digest });
+    expect(received.lastProgress).toBe(50 * 1024 * 1024);
+    expect(received.progressEvents).toBeGreaterThan(10);
+    expect(sent.progressEvents).toBeGreaterThan(10);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
+  it("frees both sides when the receiver cancels a transfer", async () => {
+    const a = await joinWithLibrary(browser, server.url, "lib-cancel", "Ann");
+    const b = await joinWithLibrary(browser, server.url, "lib-cancel", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await expectFile(b.page);
+    await a.page.evaluate((to) => {
+      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
+      const file = new File(
+        Array.from({ length: 16 * 200 }, () => block),
+        "huge.bin",
+      ); // 200 MiB
+      const transfer = window.mesh.room.sendFile(file, { to });
+      window.outgoing = {
+        transfer,
+        outcome: transfer.done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      };
+    }, b.id);
+    await b.page.waitForFunction(() => (window.incoming?.loaded ?? 0) > 0);
+    await b.page.evaluate(() => window.incoming?.cancel());
+    expect(await a.page.evaluate(() => window.outgoing.outcome)).toBe("the receiver cancelled");
+    const sender = await a.page.evaluate(() => ({
+      state: window.outgoing.transfer.state,
+      loaded: window.outgoing.transfer.loaded,
+    }));
+    const receiver = await b.page.evaluate(() => ({
+      state: window.incoming?.state,
+      loaded: window.incoming?.loaded ?? 0,
+    }));
+    expect(sender.state).toBe("cancelled");
+    expect(receiver.state).toBe("cancelled");
+    expect(sender.loaded).toBeLessThan(200 * 1024 * 1024);
+    // The sender stopped reading, and the peers still talk.
+    await a.page.evaluate(() => window.mesh.room.send("still here"));
+    await b.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "still here"));
+    expect(await a.page.evaluate(() => window.outgoing.transfer.loaded)).toBe(sender.loaded);
+    expect(await b.page.evaluate(() => window.incoming?.loaded)).toBe(receiver.loaded);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
   });
 });
