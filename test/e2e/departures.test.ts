@@ -1,13 +1,15 @@
 /**
  * How departures reach the others: a `leave` at once, a closed tab (no
- * leave) once the resume grace period has passed. The server runs with a
- * two-second grace period.
+ * leave) once the resume grace period has passed; and what a bad network
+ * does to one peer's signaling. The server runs with a two-second grace
+ * period.
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithBrowser, launchBrowser } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
 import { DevServer } from "./server";
+import { SignalingTap } from "./tap";
 
 const GRACE_SECONDS = 2;
 
@@ -70,5 +72,57 @@ describeWithBrowser("departures", () => {
       const seenAt = await seenLeaving(other, ann.id, (GRACE_SECONDS + 10) * 1_000);
       expect(seenAt - closedAt).toBeGreaterThanOrEqual(GRACE_SECONDS * 1_000);
     }
+  });
+
+  const signalingStates = (peer: MeshPeer) =>
+    peer.page.evaluate(() => window.mesh.events.filter((e) => e.type === "signaling").map((e) => e.detail.state));
+
+  it("abandons a socket whose pong stops coming, and resumes on a new one", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(browser, server.url, "dead-socket", "Ann", async (page) => {
+      tap = await SignalingTap.install(page, "dead-socket");
+    });
+    const bob = await joinWithLibrary(browser, server.url, "dead-socket", "Bob");
+    await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
+    if (!tap) throw new Error("no tap");
+    tap.swallowPings = true; // the socket stays open, but answers nothing any more
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "reconnecting", null, { timeout: 20_000 });
+    tap.swallowPings = false;
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "connected", null, { timeout: 20_000 });
+    expect(tap.connections).toBe(2);
+    expect(await ann.page.evaluate(() => window.mesh.room.id)).toBe(ann.id);
+    expect(await signalingStates(ann)).toEqual(["connected", "reconnecting", "connected"]);
+    // The call never noticed.
+    expect(await bob.page.evaluate(() => window.mesh.events.filter((e) => e.type === "peer-leave").length)).toBe(0);
+    await ann.page.evaluate(() => window.mesh.room.send("after the dead socket"));
+    await bob.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "after the dead socket"));
+  });
+
+  it("rejoins cleanly as a newcomer when the room forgot it during a long outage", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(browser, server.url, "forgotten", "Ann", async (page) => {
+      tap = await SignalingTap.install(page, "forgotten");
+    });
+    const others = await Promise.all(
+      ["Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, "forgotten", name)),
+    );
+    await Promise.all([ann, ...others].map((peer) => connectedTo(peer, 2)));
+    if (!tap) throw new Error("no tap");
+    tap.refuse = true;
+    await tap.cut();
+    // The room expires Ann after the grace period; the others let her go.
+    for (const other of others) await seenLeaving(other, ann.id, (GRACE_SECONDS + 10) * 1_000);
+    tap.refuse = false;
+    await ann.page.waitForFunction((old) => window.mesh.room.id !== null && window.mesh.room.id !== old, ann.id, {
+      timeout: 20_000,
+    });
+    const newId = await ann.page.evaluate(() => window.mesh.room.id);
+    await Promise.all([ann, ...others].map((peer) => connectedTo(peer, 2)));
+    for (const other of others) {
+      expect(await other.page.evaluate(() => [...window.mesh.room.peers.keys()])).toContain(newId);
+    }
+    // Ann let go of her old connections before offering anew.
+    const annLeaves = await ann.page.evaluate(() => window.mesh.events.filter((e) => e.type === "peer-leave").length);
+    expect(annLeaves).toBe(2);
   });
 });

@@ -35,9 +35,16 @@ export interface MeshPeer {
 }
 
 /** Opens a page and joins `room` with the library, waiting for the welcome. */
-export async function joinWithLibrary(browser: Browser, base: string, room: string, name: string): Promise<MeshPeer> {
+export async function joinWithLibrary(
+  browser: Browser,
+  base: string,
+  room: string,
+  name: string,
+  prepare?: (page: Page) => Promise<unknown>,
+): Promise<MeshPeer> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  await prepare?.(page);
   page.on("pageerror", (error) => console.error(`[${name}] page error:`, error.message));
   await page.goto(`${base}/`);
   await loadLibrary(page);
