@@ -17,7 +17,10 @@ export class SignalingTap {
   /** Taps the page's signaling sockets for one room. */
   static async install(page: Page, room: string): Promise<SignalingTap> {
     const tap = new SignalingTap();
-    await page.routeWebSocket((url) => url.pathname === `/r/${room}/ws`, (route) => tap.#route(route));
+    await page.routeWebSocket(
+      (url) => url.pathname === `/r/${room}/ws`,
+      (route) => tap.#route(route),
+    );
     return tap;
   }
 
