@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-biome ci .
+biome ci --error-on-warnings .
 npm run build
 tsc -p .
 tsc -p src/client

@@ -27,6 +27,12 @@ const PROGRESS_STEP = 1024 * 1024;
  * One transfer, sending or receiving. Dispatches `progress` events
  * ({loaded, total}) and `end` ({state}); `done` settles with the outcome.
  */
+/** The events a transfer dispatches, each a CustomEvent with this `detail`. */
+export interface TransferEvents {
+  progress: { loaded: number; total: number };
+  end: { state: Exclude<TransferState, "active"> };
+}
+
 export class Transfer extends EventTarget {
   state: TransferState = "active";
   loaded = 0;
@@ -48,6 +54,25 @@ export class Transfer extends EventTarget {
     });
     // A rejection nobody awaits is still an outcome, not an unhandled error.
     this.done.catch(() => undefined);
+  }
+
+  override addEventListener<K extends keyof TransferEvents>(
+    type: K,
+    listener: ((event: CustomEvent<TransferEvents[K]>) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | ((event: CustomEvent<never>) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    // Sound: this class only ever dispatches the CustomEvents its event map names.
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 
   /** Stops the transfer on every side and frees its channels. */

@@ -35,6 +35,23 @@ export interface JoinOptions {
   iceServers?: RTCIceServer[];
 }
 
+/** The events a room dispatches, each a CustomEvent with this `detail`. */
+export interface MeshRoomEvents {
+  "peer-join": { peer: Readonly<Peer> };
+  "peer-state": { peer: Readonly<Peer> };
+  /** The peer's data channel is open. */
+  "peer-connect": { peer: Readonly<Peer> };
+  /** The peer is gone, and removed from `room.peers`. */
+  "peer-leave": { peer: Readonly<Peer> };
+  message: { from: string; data: unknown };
+  "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
+  file: { from: string; name: string; size: number; type: string; blob: Blob };
+  signaling: { state: SignalingState };
+  error: { code: string; message: string };
+}
+
+type Listener<T> = ((event: CustomEvent<T>) => void) | null;
+
 export function joinRoom(room: string, options: JoinOptions = {}): MeshRoom {
   return new MeshRoom(room, options);
 }
@@ -68,6 +85,25 @@ export class MeshRoom extends EventTarget {
         error: (code, message) => this.#emit("error", { code, message }),
       },
     );
+  }
+
+  override addEventListener<K extends keyof MeshRoomEvents>(
+    type: K,
+    listener: Listener<MeshRoomEvents[K]>,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | ((event: CustomEvent<never>) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    // Sound: this class only ever dispatches the CustomEvents its event map names.
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 
   get peers(): ReadonlyMap<string, Readonly<Peer>> {
@@ -179,7 +215,7 @@ export class MeshRoom extends EventTarget {
     this.#emit("peer-leave", { peer });
   }
 
-  #emit(type: string, detail: object): void {
+  #emit<K extends keyof MeshRoomEvents>(type: K, detail: MeshRoomEvents[K]): void {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 }

@@ -1,0 +1,94 @@
+/** The people list: you first, then every remote peer with a live connection-state pill. */
+import type { Peer, SignalingState } from "/mesh.js";
+import { byId, h } from "./dom";
+import { avatarClass, displayName, initial } from "./format";
+
+const SELF_STATE_TEXT: Record<SignalingState, string> = {
+  connecting: "connecting",
+  connected: "connected",
+  reconnecting: "reconnecting",
+  closed: "offline",
+};
+
+export class PeerList {
+  readonly #list = byId("peers", HTMLUListElement);
+  readonly #count = byId("peer-count");
+  readonly #empty = byId("peers-empty");
+  readonly #self: HTMLLIElement;
+  readonly #selfAvatar: HTMLSpanElement;
+  readonly #selfPill: HTMLSpanElement;
+  readonly #items = new Map<string, HTMLLIElement>();
+  #offline = false;
+
+  constructor(selfName: string, onChangeName: () => void) {
+    const change = h("button", { type: "button", class: "btn btn-link", id: "change-name" }, "Change name");
+    change.addEventListener("click", onChangeName);
+    this.#selfPill = h("span", { class: "pill pill-connecting" }, "connecting");
+    this.#selfAvatar = h("span", { class: "avatar avatar-0", "aria-hidden": "true" }, initial(selfName));
+    this.#self = h(
+      "li",
+      { class: "peer peer-self" },
+      this.#selfAvatar,
+      h(
+        "span",
+        { class: "peer-main" },
+        h("span", { class: selfName ? "peer-name" : "peer-name is-anonymous" }, displayName(selfName)),
+        h("span", { class: "peer-sub" }, h("span", { class: "you-tag" }, "You"), "·", change),
+      ),
+      this.#selfPill,
+    );
+    this.#list.replaceChildren(this.#self);
+    this.#render();
+  }
+
+  /** Our colour is the one the others see: it follows our peer id. */
+  setSelfId(id: string | null): void {
+    if (id) this.#selfAvatar.className = `avatar ${avatarClass(id)}`;
+  }
+
+  setSelfState(state: SignalingState): void {
+    this.#selfPill.className = `pill pill-${state}`;
+    this.#selfPill.textContent = SELF_STATE_TEXT[state];
+    this.#offline = state === "closed";
+    this.#render();
+  }
+
+  /** Adds a peer or refreshes its state. */
+  update(peer: Readonly<Peer>): void {
+    let item = this.#items.get(peer.id);
+    if (!item) {
+      item = h(
+        "li",
+        { class: "peer", "data-peer-id": peer.id },
+        h("span", { class: `avatar ${avatarClass(peer.id)}`, "aria-hidden": "true" }, initial(peer.name)),
+        h(
+          "span",
+          { class: "peer-main" },
+          h("span", { class: peer.name ? "peer-name" : "peer-name is-anonymous" }, displayName(peer.name)),
+        ),
+        h("span", { class: "pill" }),
+      );
+      this.#items.set(peer.id, item);
+      this.#list.append(item);
+    }
+    item.dataset.state = peer.state;
+    const pill = item.querySelector(".pill");
+    if (pill) {
+      pill.className = `pill pill-${peer.state}`;
+      pill.textContent = peer.state;
+    }
+    this.#render();
+  }
+
+  remove(id: string): void {
+    this.#items.get(id)?.remove();
+    this.#items.delete(id);
+    this.#render();
+  }
+
+  #render(): void {
+    // Once out of the room, nobody is "in" it with us any more.
+    this.#count.textContent = this.#offline ? "" : `${this.#items.size + 1} in room`;
+    this.#empty.hidden = this.#offline || this.#items.size > 0;
+  }
+}

@@ -1,0 +1,129 @@
+/** The transfers list: one row per file sent or received, with live progress and the download link. */
+import type { Transfer } from "/mesh.js";
+import { byId, h } from "./dom";
+import { formatBytes, percent } from "./format";
+
+interface Row {
+  transfer: Transfer;
+  item: HTMLLIElement;
+  incoming: boolean;
+  from: string | null;
+  url: string | null;
+}
+
+const STATE_TEXT = {
+  sending: { active: "Sending", done: "Sent", cancelled: "Cancelled", failed: "Failed" },
+  receiving: { active: "Receiving", done: "Received", cancelled: "Cancelled", failed: "Failed" },
+} as const;
+
+export class Transfers {
+  readonly #list = byId("transfers", HTMLUListElement);
+  readonly #rows = new Set<Row>();
+
+  constructor() {
+    // Object URLs live as long as their row, or until the page goes away.
+    addEventListener("pagehide", () => {
+      for (const row of this.#rows) if (row.url) URL.revokeObjectURL(row.url);
+    });
+  }
+
+  /** A file we send; `to` describes the receivers ("Ann", "3 people"). */
+  addOutgoing(transfer: Transfer, to: string): void {
+    this.#add(transfer, false, null, `to ${to}`);
+  }
+
+  /** A file arriving from peer `from` (its id) named `fromName`. */
+  addIncoming(transfer: Transfer, from: string, fromName: string): void {
+    this.#add(transfer, true, from, `from ${fromName}`);
+  }
+
+  /** The verified file behind a finished incoming transfer: offers it as a download. */
+  complete(from: string, name: string, blob: Blob): void {
+    const row = [...this.#rows].find(
+      (candidate) =>
+        candidate.incoming &&
+        candidate.from === from &&
+        candidate.transfer.name === name &&
+        candidate.url === null &&
+        candidate.transfer.state === "done",
+    );
+    if (!row) return;
+    row.url = URL.createObjectURL(blob);
+    const link = h("a", { class: "btn btn-primary btn-small", href: row.url, download: name }, "Download");
+    link.setAttribute("aria-label", `Download ${name}`);
+    row.item.querySelector(".transfer-actions")?.prepend(link);
+  }
+
+  #add(transfer: Transfer, incoming: boolean, from: string | null, peers: string): void {
+    const direction = incoming ? "receiving" : "sending";
+    const progress = h("progress", {
+      max: Math.max(transfer.size, 1),
+      value: 0,
+      "aria-label": `${transfer.name} progress`,
+    });
+    const state = h("span", { class: "transfer-state" }, STATE_TEXT[direction].active);
+    const amount = h("span", { class: "transfer-amount" });
+    const cancel = h("button", { type: "button", class: "btn btn-secondary btn-small" }, "Cancel");
+    cancel.setAttribute("aria-label", `Cancel ${transfer.name}`);
+    const actions = h("div", { class: "transfer-actions" }, cancel);
+    const item = h(
+      "li",
+      { class: "transfer", "data-transfer-id": transfer.id, "data-direction": direction, "data-state": transfer.state },
+      h("span", { class: "transfer-icon", "aria-hidden": "true" }, incoming ? "↓" : "↑"),
+      h(
+        "div",
+        { class: "transfer-info" },
+        h("div", { class: "transfer-name", title: transfer.name }, transfer.name),
+        h(
+          "div",
+          { class: "transfer-meta" },
+          state,
+          " · ",
+          h("span", { class: "transfer-direction" }, peers),
+          " · ",
+          amount,
+        ),
+      ),
+      actions,
+      progress,
+    );
+    const row: Row = { transfer, item, incoming, from, url: null };
+    this.#rows.add(row);
+
+    const showProgress = (loaded: number) => {
+      progress.value = loaded;
+      if (transfer.state === "done") amount.textContent = formatBytes(transfer.size);
+      else if (transfer.state === "active") {
+        amount.textContent = `${formatBytes(loaded)} of ${formatBytes(transfer.size)} (${percent(loaded, transfer.size)}%)`;
+      } else amount.textContent = `${formatBytes(loaded)} of ${formatBytes(transfer.size)}`;
+    };
+    showProgress(transfer.loaded);
+
+    cancel.addEventListener("click", () => transfer.cancel());
+    transfer.addEventListener("progress", () => showProgress(transfer.loaded));
+    const end = () => {
+      item.dataset.state = transfer.state;
+      state.textContent = STATE_TEXT[direction][transfer.state];
+      if (transfer.state === "done") progress.value = Math.max(transfer.size, 1);
+      showProgress(transfer.state === "done" ? transfer.size : transfer.loaded);
+      const hadFocus = document.activeElement === cancel;
+      const remove = h("button", { type: "button", class: "btn btn-secondary btn-small" }, "Remove");
+      remove.setAttribute("aria-label", `Remove ${transfer.name} from the list`);
+      remove.addEventListener("click", () => this.#remove(row));
+      cancel.replaceWith(remove);
+      if (hadFocus) remove.focus();
+    };
+    if (transfer.state === "active") transfer.addEventListener("end", end, { once: true });
+    else end();
+    this.#list.prepend(item);
+  }
+
+  #remove(row: Row): void {
+    if (row.url) URL.revokeObjectURL(row.url);
+    this.#rows.delete(row);
+    const next = row.item.nextElementSibling ?? row.item.previousElementSibling;
+    row.item.remove();
+    const focusable = next?.querySelector<HTMLElement>("button, a");
+    focusable?.focus();
+  }
+}
