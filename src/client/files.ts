@@ -83,6 +83,7 @@ export class Transfer extends EventTarget {
   }
 
   progress(loaded: number): void {
+    if (this.state !== "active") return; // an ended transfer moves no more
     this.loaded = loaded;
     if (loaded - this.#reported < PROGRESS_STEP && loaded < this.size) return;
     this.#reported = loaded;

@@ -33,11 +33,11 @@ async function dropConnection(peer: Peer, others: Peer[]): Promise<void> {
   for (const other of others) await other.drain();
 }
 
-/** Moves every away deadline into the past and runs the room's alarm. */
+/** Moves every away deadline into the past (1 ms after the epoch: setAlarm refuses 0) and runs the alarm. */
 async function expireGrace(room: string): Promise<void> {
   const stub = roomStub(room);
   await runInDurableObject(stub, (_, state) => {
-    state.storage.sql.exec("UPDATE peers SET away_until = 0 WHERE away_until IS NOT NULL");
+    state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE away_until IS NOT NULL");
   });
   expect(await runDurableObjectAlarm(stub)).toBe(true);
 }
@@ -499,7 +499,7 @@ for (const evicted of [false, true]) {
         expect(alarm).toBe(first);
         // Expire only a: the alarm moves on to c's deadline.
         await runInDurableObject(roomStub(room), (_, state) => {
-          state.storage.sql.exec("UPDATE peers SET away_until = 0 WHERE id = ?", a.welcome.id);
+          state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE id = ?", a.welcome.id);
         });
         expect(await runDurableObjectAlarm(roomStub(room))).toBe(true);
         expect(await b.next()).toEqual({ type: "peer-left", id: a.welcome.id });
@@ -511,7 +511,7 @@ for (const evicted of [false, true]) {
         const { a, b } = await pair(room);
         await dropConnection(a, [b]);
         await runInDurableObject(roomStub(room), (_, state) => {
-          state.storage.sql.exec("UPDATE peers SET away_until = 0 WHERE id = ?", a.welcome.id);
+          state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE id = ?", a.welcome.id);
         });
         await step(room);
         const late = await Peer.join(room, { resume: a.welcome.resume });
