@@ -43,7 +43,9 @@ describe("configuration through wrangler dev", () => {
   const join = (room: string) => new Client(new WebSocket(`${server.url.replace(/^http/, "ws")}/r/${room}/ws`));
 
   beforeAll(async () => {
-    server = await DevServer.start({ MAX_PEERS: "2", RESUME_GRACE_SECONDS: "1", ICE_SERVERS: JSON.stringify(ICE) });
+    server = await DevServer.start({
+      vars: { MAX_PEERS: "2", RESUME_GRACE_SECONDS: "1", ICE_SERVERS: JSON.stringify(ICE) },
+    });
   });
 
   afterAll(async () => {

@@ -19,7 +19,7 @@ describeWithBrowser("departures", () => {
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([
-      DevServer.start({ RESUME_GRACE_SECONDS: String(GRACE_SECONDS) }),
+      DevServer.start({ vars: { RESUME_GRACE_SECONDS: String(GRACE_SECONDS) } }),
       launchBrowser(),
     ]);
   });

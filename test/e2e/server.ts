@@ -23,20 +23,38 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+export interface DevServerOptions {
+  /** Worker variables to override (`--var`). */
+  vars?: Record<string, string>;
+  /** Another wrangler configuration (the benchmarks' baseline relay). */
+  config?: string;
+}
+
+// Plain fields, no parameter properties: the benchmarks run this file with Node's type stripping.
 export class DevServer {
+  readonly port: number;
+  readonly #inspectorPort: number;
+  readonly #stateDir: string;
+  readonly #options: DevServerOptions;
   #child: ChildProcess | null = null;
   #log = "";
-  private constructor(
-    readonly port: number,
-    private readonly inspectorPort: number,
-    private readonly stateDir: string,
-    private readonly vars: Record<string, string>,
-  ) {}
 
-  static async start(vars: Record<string, string> = {}): Promise<DevServer> {
-    const server = new DevServer(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), "rdv-")), vars);
+  private constructor(port: number, inspectorPort: number, options: DevServerOptions) {
+    this.port = port;
+    this.#inspectorPort = inspectorPort;
+    this.#stateDir = mkdtempSync(join(tmpdir(), "rdv-"));
+    this.#options = options;
+  }
+
+  static async start(options: DevServerOptions = {}): Promise<DevServer> {
+    const server = new DevServer(await freePort(), await freePort(), options);
     await server.start();
     return server;
+  }
+
+  /** The process id of wrangler, leader of the process group that holds workerd. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   get url(): string {
@@ -55,10 +73,11 @@ export class DevServer {
       "dev",
       "--ip=127.0.0.1",
       `--port=${this.port}`,
-      `--inspector-port=${this.inspectorPort}`,
-      `--persist-to=${this.stateDir}`,
+      `--inspector-port=${this.#inspectorPort}`,
+      `--persist-to=${this.#stateDir}`,
       "--show-interactive-dev-session=false",
-      ...Object.entries(this.vars).map(([key, value]) => `--var=${key}:${value}`),
+      ...(this.#options.config ? [`--config=${this.#options.config}`] : []),
+      ...Object.entries(this.#options.vars ?? {}).map(([key, value]) => `--var=${key}:${value}`),
     ];
     const child = spawn(process.execPath, args, {
       detached: true,

@@ -1,0 +1,122 @@
+/**
+ * Mesh formation in real Chromium: N peers (separate browser contexts) join
+ * one room at once; the time from the first join to the last connection,
+ * measured in the pages. Ours runs the real stack (wrangler dev, the room
+ * Durable Object, /mesh.js); the baselines run a minimal mesh page on a bare
+ * Node relay, all pairs in parallel (the floor) and serialized (one newcomer
+ * and one pair at a time, the classic tutorial design). Interleaved.
+ */
+import type { Browser, Page } from "playwright-core";
+import { startBareRelay } from "./bare/relay.ts";
+import { median, ratio } from "./lib.ts";
+
+type Variant = "rendezvous" | "bare-parallel" | "bare-serial";
+const VARIANTS: Variant[] = ["rendezvous", "bare-parallel", "bare-serial"];
+
+interface PageTimes {
+  joinedAt: number;
+  connectedAt: number[];
+}
+
+declare global {
+  interface Window {
+    bare: PageTimes;
+    bareJoin(room: string, serial: boolean): Promise<void>;
+    timing: PageTimes;
+  }
+}
+
+export interface MeshRun {
+  variant: Variant;
+  peers: number;
+  ms: number;
+}
+
+/** Opens N pages, then starts every join at once; resolves with the formation time. */
+async function formOnce(
+  browser: Browser,
+  variant: Variant,
+  base: string,
+  peers: number,
+  room: string,
+): Promise<number> {
+  const contexts = await Promise.all(Array.from({ length: peers }, () => browser.newContext()));
+  try {
+    const pages = await Promise.all(contexts.map((context) => context.newPage()));
+    await Promise.all(pages.map((page) => page.goto(`${base}/`)));
+    if (variant === "rendezvous") {
+      // A string: this module never imports the library itself.
+      await Promise.all(pages.map((page) => page.evaluate('import("/mesh.js").then((m) => { window.meshLib = m; })')));
+    }
+    await Promise.all(pages.map((page) => startJoin(page, variant, room)));
+    await Promise.all(
+      pages.map((page) =>
+        page.waitForFunction((n) => (window.timing ?? window.bare).connectedAt.length >= n, peers - 1, {
+          timeout: 60_000,
+        }),
+      ),
+    );
+    const times = await Promise.all(pages.map((page) => page.evaluate(() => window.timing ?? window.bare)));
+    return Math.max(...times.flatMap((t) => t.connectedAt)) - Math.min(...times.map((t) => t.joinedAt));
+  } finally {
+    await Promise.all(contexts.map((context) => context.close()));
+  }
+}
+
+function startJoin(page: Page, variant: Variant, room: string): Promise<void> {
+  if (variant !== "rendezvous") {
+    return page.evaluate(
+      ({ room, serial }) => {
+        void window.bareJoin(room, serial);
+      },
+      { room, serial: variant === "bare-serial" },
+    );
+  }
+  return page.evaluate(
+    `(() => {
+      const room = window.meshLib.joinRoom(${JSON.stringify(room)});
+      window.timing = { joinedAt: Date.now(), connectedAt: [] };
+      room.addEventListener("peer-connect", () => window.timing.connectedAt.push(Date.now()));
+    })()`,
+  );
+}
+
+export async function measureMesh(
+  browser: Browser,
+  oursUrl: string,
+  options: { sizes: number[]; rounds: number },
+): Promise<{ runs: MeshRun[]; summary: string[] }> {
+  const bare = await startBareRelay();
+  const runs: MeshRun[] = [];
+  try {
+    for (let pass = 0; pass < options.rounds; pass++) {
+      for (const peers of options.sizes) {
+        for (const variant of VARIANTS) {
+          const base = variant === "rendezvous" ? oursUrl : bare.url;
+          const room = `mesh-${variant}-${peers}-${pass}-${Date.now()}`;
+          const ms = await formOnce(browser, variant, base, peers, room);
+          process.stderr.write(`mesh: ${variant} N=${peers} round ${pass + 1}: ${ms} ms\n`);
+          runs.push({ variant, peers, ms });
+        }
+      }
+    }
+  } finally {
+    await bare.close();
+  }
+  const med = (variant: Variant, peers: number) =>
+    median(runs.filter((r) => r.variant === variant && r.peers === peers).map((r) => r.ms));
+  const summary = [
+    `### Mesh formation in Chromium (first join → last connection, ms; medians of ${options.rounds} interleaved rounds)`,
+    "",
+    "| N | Rendezvous | bare relay, parallel (a) | bare relay, serialized (b) | ours / (a) | ours / (b) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...options.sizes.map((n) => {
+      const ours = med("rendezvous", n);
+      const parallel = med("bare-parallel", n);
+      const serial = med("bare-serial", n);
+      return `| ${n} | ${ours} | ${parallel} | ${serial} | ${ratio(ours, parallel)} | ${ratio(ours, serial)} |`;
+    }),
+    "",
+  ];
+  return { runs, summary };
+}

@@ -1,0 +1,230 @@
+/**
+ * `npm run bench`: every part, each against baselines measured in the same
+ * run, interleaved (A B A B …), reported as medians and ratios. Raw results
+ * go to bench/results/<date>.json; a Markdown summary is printed at the end.
+ *
+ *   node bench/run.ts [--quick] [--only=signaling,join,mesh,files,sizes]
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { performance } from "node:perf_hooks";
+import { launchBrowser } from "../test/e2e/chromium.ts";
+import { DevServer } from "../test/e2e/server.ts";
+import { measureFiles } from "./files.ts";
+import { median, round } from "./lib.ts";
+import { measureMesh } from "./mesh.ts";
+import { joinAll, type LoadResult, peerjsTarget, rendezvousTarget, runLoad, type Target } from "./signaling.ts";
+import { measureSizes } from "./sizes.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const only = args
+  .find((arg) => arg.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
+const wanted = (part: string) => !only || only.includes(part);
+
+/** Raised for the run so the load generator measures the server, not our flood limits. */
+const BENCH_VARS = { RATE_LIMIT_PER_SECOND: "1000000", RATE_LIMIT_BURST: "1000000" };
+
+interface Report {
+  date: string;
+  quick: boolean;
+  machine: { cpus: number; model: string; memoryGiB: number; node: string };
+  notes: string[];
+  parts: Record<string, unknown>;
+  summary: string[];
+}
+
+const report: Report = {
+  date: new Date().toISOString(),
+  quick,
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? "unknown",
+    memoryGiB: round(totalmem() / 1024 ** 3),
+    node: process.version,
+  },
+  notes: [
+    `Rendezvous ran with RATE_LIMIT_PER_SECOND=${BENCH_VARS.RATE_LIMIT_PER_SECOND} and RATE_LIMIT_BURST=${BENCH_VARS.RATE_LIMIT_BURST}, so its per-peer flood limits do not throttle the load generator.`,
+  ],
+  parts: {},
+  summary: [],
+};
+
+/** The PeerJS server in its own process group, on loopback. */
+async function startPeerjs(): Promise<{ port: number; process: ChildProcess }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(process.execPath, ["bench/peerjs-server.ts", String(port)], {
+    detached: true,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("peerjs server did not start")), 20_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("peerjs ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { port, process: child };
+}
+
+function stopGroup(child: ChildProcess): void {
+  if (child.pid && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
+}
+
+async function signalingPart(targets: Target[]): Promise<void> {
+  const options = quick
+    ? { rooms: 4, peersPerRoom: 4, paced: 1_000, rate: 1_000, burst: 1_000 }
+    : { rooms: 10, peersPerRoom: 4, paced: 5_000, rate: 1_000, burst: 5_000 };
+  const rounds = quick ? 1 : 3;
+  const runs: LoadResult[] = [];
+  for (let pass = 0; pass < rounds; pass++) {
+    for (const target of targets) {
+      process.stderr.write(`signaling: ${target.name}, round ${pass + 1}/${rounds}\n`);
+      runs.push(await runLoad(target, options, `load-${pass}`));
+    }
+  }
+  report.parts.signaling = { options, runs };
+  const med = (name: string, pick: (run: LoadResult) => number) =>
+    median(runs.filter((run) => run.target === name).map(pick));
+  const rows = targets.map((target) => [
+    target.name,
+    med(target.name, (r) => r.joinsPerSecond),
+    med(target.name, (r) => r.paced.p50),
+    med(target.name, (r) => r.paced.p95),
+    med(target.name, (r) => r.paced.p99),
+    med(target.name, (r) => r.unthrottled.msgsPerSecond),
+    med(target.name, (r) => r.unthrottled.p50),
+    med(target.name, (r) => r.unthrottled.p99),
+    med(target.name, (r) => r.unthrottled.cpuMsPerMessage),
+    med(target.name, (r) => r.unthrottled.rssMiB),
+  ]);
+  const [ours, ceiling, peerjs] = targets.map((target) => target.name);
+  const ratioOf = (name: string | undefined, pick: (run: LoadResult) => number) =>
+    name && ours ? round(med(ours, pick) / med(name, pick), 2) : Number.NaN;
+  report.parts.signalingRatios = {
+    throughputVsCeiling: ratioOf(ceiling, (r) => r.unthrottled.msgsPerSecond),
+    pacedP50VsCeiling: ratioOf(ceiling, (r) => r.paced.p50),
+    pacedP99VsCeiling: ratioOf(ceiling, (r) => r.paced.p99),
+    throughputVsPeerjs: ratioOf(peerjs, (r) => r.unthrottled.msgsPerSecond),
+    cpuPerMessageVsCeiling: ratioOf(ceiling, (r) => r.unthrottled.cpuMsPerMessage),
+  };
+  report.summary.push(
+    `### Signaling relay (${options.rooms} rooms × ${options.peersPerRoom} peers; ${options.paced} messages at ${options.rate}/s, then ${options.burst} unthrottled; medians of ${rounds} interleaved rounds; zero loss verified)`,
+    "",
+    "| server | joins/s | paced p50 ms | paced p95 ms | paced p99 ms | unthrottled msgs/s | unthrottled p50 ms | unthrottled p99 ms | server CPU ms/msg | server RSS MiB |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
+    "",
+    `Rendezvous / ceiling: throughput ${JSON.stringify(report.parts.signalingRatios)}`,
+    "",
+  );
+}
+
+async function joinPart(ours: Target, ceiling: Target): Promise<void> {
+  const rounds = quick ? 1 : 5;
+  const runs: { target: string; p50: number; p99: number }[] = [];
+  for (let pass = 0; pass < rounds; pass++) {
+    for (const target of [ours, ceiling]) {
+      const joined = await joinAll(target, { rooms: 50, peersPerRoom: 4 }, `join-${pass}`);
+      for (const peer of joined.peers) peer.socket.terminate();
+      const sorted = joined.latencies;
+      runs.push({ target: target.name, p50: round2(percentileOf(sorted, 50)), p99: round2(percentileOf(sorted, 99)) });
+    }
+  }
+  report.parts.join = runs;
+  const med = (name: string, key: "p50" | "p99") => median(runs.filter((r) => r.target === name).map((r) => r[key]));
+  report.summary.push(
+    `### Join latency (200 peers joining 50 rooms at once, upgrade → welcome, medians of ${rounds} interleaved rounds)`,
+    "",
+    "| server | p50 ms | p99 ms |",
+    "| --- | --- | --- |",
+    ...[ours, ceiling].map((t) => `| ${t.name} | ${med(t.name, "p50")} | ${med(t.name, "p99")} |`),
+    "",
+  );
+}
+
+function round2(value: number): number {
+  return round(value, 2);
+}
+
+function percentileOf(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const needServers = ["signaling", "join", "mesh", "files"].some(wanted);
+  const servers: { ours?: DevServer; ceiling?: DevServer; peerjs?: { port: number; process: ChildProcess } } = {};
+  try {
+    if (needServers) {
+      [servers.ours, servers.ceiling, servers.peerjs] = await Promise.all([
+        DevServer.start({ vars: BENCH_VARS }),
+        DevServer.start({ config: "bench/relay-worker/wrangler.toml" }),
+        startPeerjs(),
+      ]);
+    }
+    const { ours, ceiling, peerjs } = servers;
+    if (ours?.pid && ceiling?.pid && peerjs?.process.pid) {
+      const targets = [
+        rendezvousTarget("Rendezvous", ours.url, ours.pid, true),
+        rendezvousTarget("no-logic relay DO (ceiling)", ceiling.url, ceiling.pid, false),
+        peerjsTarget(peerjs.port, peerjs.process.pid),
+      ];
+      if (wanted("signaling")) await signalingPart(targets);
+      const [oursTarget, ceilingTarget] = targets;
+      if (wanted("join") && oursTarget && ceilingTarget) await joinPart(oursTarget, ceilingTarget);
+    }
+    if (ours && (wanted("mesh") || wanted("files"))) {
+      const browser = await launchBrowser();
+      try {
+        if (wanted("mesh")) {
+          const mesh = await measureMesh(
+            browser,
+            ours.url,
+            quick ? { sizes: [2, 8], rounds: 1 } : { sizes: [2, 4, 6, 8], rounds: 5 },
+          );
+          report.parts.mesh = mesh.runs;
+          report.summary.push(...mesh.summary);
+        }
+        if (wanted("files")) {
+          const files = await measureFiles(browser, ours.url, quick ? { mib: 16, rounds: 1 } : { mib: 64, rounds: 3 });
+          report.parts.files = files.runs;
+          report.summary.push(...files.summary);
+        }
+      } finally {
+        await browser.close();
+      }
+    }
+    if (wanted("sizes")) {
+      const sizes = await measureSizes();
+      report.parts.sizes = sizes;
+      report.summary.push(...sizes.summary);
+    }
+  } finally {
+    await servers.ours?.stop();
+    await servers.ceiling?.stop();
+    if (servers.peerjs) stopGroup(servers.peerjs.process);
+  }
+  report.notes.push(`Whole run: ${round((performance.now() - started) / 1000)} s.`);
+  mkdirSync("bench/results", { recursive: true });
+  const file = `bench/results/${report.date.replace(/[:.]/g, "-")}.json`;
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(
+    [
+      `## Rendezvous benchmarks (${report.date}${quick ? ", quick" : ""})`,
+      "",
+      ...report.summary,
+      ...report.notes.map((n) => `- ${n}`),
+      "",
+      `Raw: ${file}`,
+    ].join("\n"),
+  );
+}
+
+await main();
