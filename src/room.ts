@@ -104,6 +104,7 @@ export class Room extends DurableObject<Env> {
   #accept(socket: WebSocket, attachment: Attachment): void {
     this.ctx.acceptWebSocket(socket, [attachment.conn]);
     socket.serializeAttachment(attachment);
+    attachments.set(socket, attachment);
   }
 
   #sendWelcome(socket: WebSocket, id: string, token: string, resumed: boolean, others: PeerRow[]): void {
@@ -349,9 +350,17 @@ function refOf(json: unknown): string | undefined {
   return typeof json.type === "string" && CLIENT_MESSAGE_TYPES.has(json.type) ? json.type : undefined;
 }
 
+/** Attachments are read once per socket per wake, not once per frame. */
+const attachments = new WeakMap<WebSocket, Attachment | null>();
+
 function attachmentOf(socket: WebSocket): Attachment | null {
-  const result = v.safeParse(Attachment, socket.deserializeAttachment());
-  return result.success ? result.output : null;
+  let attachment = attachments.get(socket);
+  if (attachment === undefined) {
+    const result = v.safeParse(Attachment, socket.deserializeAttachment());
+    attachment = result.success ? result.output : null;
+    attachments.set(socket, attachment);
+  }
+  return attachment;
 }
 
 function send(socket: WebSocket, message: ServerMessage): void {

@@ -5,12 +5,12 @@
  */
 
 export interface PeerRow {
-  id: string;
-  name: string | null;
+  readonly id: string;
+  readonly name: string | null;
   /** The connection (socket tag) that currently speaks for this peer. */
-  conn: string;
+  readonly conn: string;
   /** Null while connected; the expiry deadline (epoch ms) while away. */
-  awayUntil: number | null;
+  readonly awayUntil: number | null;
 }
 
 /**
@@ -67,6 +67,9 @@ function toPeer(record: PeerRecord): PeerRow {
   return { id: record.id, name: record.name, conn: record.conn, awayUntil: record.away_until };
 }
 
+/** Peer ids are base64url, so a newline cannot occur inside one. */
+const readyKey = (receiver: string, sender: string) => `${receiver}\n${sender}`;
+
 /** One held queue: a pair's (`sender` given) or all of an away peer's. */
 function selectQueue(receiver: string, kind: HoldKind, sender?: string): { where: string; bindings: string[] } {
   return sender === undefined
@@ -75,29 +78,40 @@ function selectQueue(receiver: string, kind: HoldKind, sender?: string): { where
 }
 
 export class RoomStore {
+  /**
+   * Write-through copies of the two tables every relayed frame consults,
+   * loaded once per wake: SQL stays the record, and every write below goes
+   * to both, so a frame costs no query.
+   */
+  readonly #peers = new Map<string, PeerRow>();
+  readonly #ready = new Set<string>();
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    for (const record of sql.exec<PeerRecord>(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY seq`)) {
+      this.#peers.set(record.id, toPeer(record));
+    }
+    for (const row of sql.exec<{ receiver: string; sender: string }>("SELECT receiver, sender FROM readiness")) {
+      this.#ready.add(readyKey(row.receiver, row.sender));
+    }
   }
 
   peer(id: string): PeerRow | null {
-    const rows = this.sql.exec<PeerRecord>(`SELECT ${PEER_COLUMNS} FROM peers WHERE id = ?`, id).toArray();
-    return rows[0] ? toPeer(rows[0]) : null;
+    return this.#peers.get(id) ?? null;
   }
 
   peerByTokenHash(tokenHash: string): PeerRow | null {
-    const rows = this.sql
-      .exec<PeerRecord>(`SELECT ${PEER_COLUMNS} FROM peers WHERE token_hash = ?`, tokenHash)
-      .toArray();
-    return rows[0] ? toPeer(rows[0]) : null;
+    const rows = this.sql.exec<{ id: string }>("SELECT id FROM peers WHERE token_hash = ?", tokenHash).toArray();
+    return rows[0] ? this.peer(rows[0].id) : null;
   }
 
   /** Every peer, connected or away, in join order. */
   roster(): PeerRow[] {
-    return this.sql.exec<PeerRecord>(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY seq`).toArray().map(toPeer);
+    return [...this.#peers.values()];
   }
 
   count(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM peers").one().n;
+    return this.#peers.size;
   }
 
   addPeer(peer: { id: string; name: string | null; tokenHash: string; conn: string }): void {
@@ -108,27 +122,36 @@ export class RoomStore {
       peer.tokenHash,
       peer.conn,
     );
+    this.#peers.set(peer.id, { id: peer.id, name: peer.name, conn: peer.conn, awayUntil: null });
   }
 
   /** A resume: the peer is connected again, on a new connection with a new token. */
   reconnect(id: string, tokenHash: string, conn: string): void {
     this.sql.exec("UPDATE peers SET token_hash = ?, conn = ?, away_until = NULL WHERE id = ?", tokenHash, conn, id);
+    const peer = this.#peers.get(id);
+    if (peer) this.#peers.set(id, { ...peer, conn, awayUntil: null });
   }
 
   markAway(id: string, until: number): void {
-    this.sql.exec("UPDATE peers SET away_until = ? WHERE id = ? AND away_until IS NULL", until, id);
+    const peer = this.#peers.get(id);
+    if (!peer || peer.awayUntil !== null) return;
+    this.sql.exec("UPDATE peers SET away_until = ? WHERE id = ?", until, id);
+    this.#peers.set(id, { ...peer, awayUntil: until });
   }
 
   /** The earliest away deadline, for the room's one alarm. */
   nextDeadline(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT MIN(away_until) AS at FROM peers").one().at;
+    let earliest: number | null = null;
+    for (const { awayUntil } of this.#peers.values()) {
+      if (awayUntil !== null && (earliest === null || awayUntil < earliest)) earliest = awayUntil;
+    }
+    return earliest;
   }
 
   expiredBy(now: number): string[] {
-    return this.sql
-      .exec<{ id: string }>("SELECT id FROM peers WHERE away_until <= ? ORDER BY seq", now)
-      .toArray()
-      .map((row) => row.id);
+    return this.roster()
+      .filter((peer) => peer.awayUntil !== null && peer.awayUntil <= now)
+      .map((peer) => peer.id);
   }
 
   /** Deletes a peer with its readiness, its pairs, and everything held for or from it. */
@@ -137,16 +160,22 @@ export class RoomStore {
     this.sql.exec("DELETE FROM readiness WHERE receiver = ? OR sender = ?", id, id);
     this.sql.exec("DELETE FROM connected WHERE low = ? OR high = ?", id, id);
     this.sql.exec("DELETE FROM held WHERE receiver = ? OR sender = ?", id, id);
+    this.#peers.delete(id);
+    for (const other of this.#peers.keys()) {
+      this.#ready.delete(readyKey(id, other));
+      this.#ready.delete(readyKey(other, id));
+    }
   }
 
   isReady(receiver: string, sender: string): boolean {
-    return (
-      this.sql.exec("SELECT 1 FROM readiness WHERE receiver = ? AND sender = ?", receiver, sender).toArray().length > 0
-    );
+    return this.#ready.has(readyKey(receiver, sender));
   }
 
   markReady(receiver: string, sender: string): void {
+    const key = readyKey(receiver, sender);
+    if (this.#ready.has(key)) return;
     this.sql.exec("INSERT OR IGNORE INTO readiness (receiver, sender) VALUES (?, ?)", receiver, sender);
+    this.#ready.add(key);
   }
 
   /** How many frames one queue holds: a pair's (`sender` given) or an away peer's. */

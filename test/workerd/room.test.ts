@@ -33,13 +33,23 @@ async function dropConnection(peer: Peer, others: Peer[]): Promise<void> {
   for (const other of others) await other.drain();
 }
 
-/** Moves every away deadline into the past (1 ms after the epoch: setAlarm refuses 0) and runs the alarm. */
-async function expireGrace(room: string): Promise<void> {
+/**
+ * Rewrites away deadlines in storage, behind the room's back, then evicts the
+ * room so that it reads them again on its next wake. 1 ms after the epoch is
+ * "long past" (setAlarm refuses 0).
+ */
+async function setDeadlines(room: string, where: string, ...bindings: string[]): Promise<void> {
   const stub = roomStub(room);
   await runInDurableObject(stub, (_, state) => {
-    state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE away_until IS NOT NULL");
+    state.storage.sql.exec(`UPDATE peers SET away_until = 1 WHERE ${where}`, ...bindings);
   });
-  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  await evictDurableObject(stub);
+}
+
+/** Ends every grace period and runs the room's alarm. */
+async function expireGrace(room: string): Promise<void> {
+  await setDeadlines(room, "away_until IS NOT NULL");
+  expect(await runDurableObjectAlarm(roomStub(room))).toBe(true);
 }
 
 for (const evicted of [false, true]) {
@@ -498,9 +508,7 @@ for (const evicted of [false, true]) {
         expect(first).toBeLessThan(second ?? 0);
         expect(alarm).toBe(first);
         // Expire only a: the alarm moves on to c's deadline.
-        await runInDurableObject(roomStub(room), (_, state) => {
-          state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE id = ?", a.welcome.id);
-        });
+        await setDeadlines(room, "id = ?", a.welcome.id);
         expect(await runDurableObjectAlarm(roomStub(room))).toBe(true);
         expect(await b.next()).toEqual({ type: "peer-left", id: a.welcome.id });
         expect((await read()).alarm).toBe(second);
@@ -510,10 +518,7 @@ for (const evicted of [false, true]) {
         const room = freshRoom();
         const { a, b } = await pair(room);
         await dropConnection(a, [b]);
-        await runInDurableObject(roomStub(room), (_, state) => {
-          state.storage.sql.exec("UPDATE peers SET away_until = 1 WHERE id = ?", a.welcome.id);
-        });
-        await step(room);
+        await setDeadlines(room, "id = ?", a.welcome.id);
         const late = await Peer.join(room, { resume: a.welcome.resume });
         expect(late.welcome.resumed).toBe(false);
         expect(late.welcome.peers).toEqual([{ id: b.welcome.id, name: "Bob" }]);
