@@ -1,23 +1,24 @@
 /**
  * File transfer over one dedicated, reliable data channel per transfer and
  * receiver (`file:<id>`): a JSON header, binary chunks with backpressure, then
- * `file-end` with the SHA-256 of every byte. The receiver answers
+ * `file-end` with a digest of every byte. The receiver answers
  * `file-received` when size and digest match, `file-corrupt` otherwise;
  * either side may send `file-cancel`.
  *
  * Neither side ever holds the file at once: the sender reads 1 MiB slices,
  * the receiver folds chunks into 8 MiB Blob segments (which the browser may
- * keep out of the page's memory), and both hash incrementally.
+ * keep out of the page's memory). The digest is a hash list, computed by
+ * WebCrypto off the main thread: SHA-256 over the SHA-256 of each 1 MiB block.
  */
 import * as v from "valibot";
 import { FileControl, FileHeader } from "../protocol";
 import { parseJson } from "./json";
-import { Sha256 } from "./sha256";
 
 export type TransferState = "active" | "done" | "cancelled" | "failed";
 
 const CHUNK = 64 * 1024;
-const READ_BLOCK = 1024 * 1024;
+/** Read size on the sender, and the hash list's block size on both sides. */
+const BLOCK = 1024 * 1024;
 const SEGMENT = 8 * 1024 * 1024;
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
@@ -114,10 +115,10 @@ async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]):
   await Promise.all(channels.map(opened));
   const header: FileHeader = { type: "file-header", name: transfer.name, size: file.size, mime: file.type };
   for (const channel of channels) channel.send(JSON.stringify(header));
-  const hash = new Sha256();
+  const digests = new HashList();
   for (let offset = 0; offset < file.size && transfer.state === "active"; ) {
-    const block = new Uint8Array(await file.slice(offset, offset + READ_BLOCK).arrayBuffer());
-    hash.update(block);
+    const block = new Uint8Array(await file.slice(offset, offset + BLOCK).arrayBuffer());
+    digests.add(block);
     for (let at = 0; at < block.length && transfer.state === "active"; at += CHUNK) {
       const chunk = block.subarray(at, at + CHUNK);
       for (const channel of channels) {
@@ -129,7 +130,7 @@ async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]):
     transfer.progress(offset);
   }
   if (transfer.state !== "active") return;
-  const sha256 = hash.hex();
+  const sha256 = await digests.hex();
   for (const channel of channels) sendControl(channel, { type: "file-end", sha256 });
   await Promise.all(confirmations);
   transfer.finish("done");
@@ -159,7 +160,9 @@ export function receiveFile(
 ): void {
   channel.binaryType = "arraybuffer";
   let transfer: Transfer | null = null;
-  const hash = new Sha256();
+  const digests = new HashList();
+  let block: ArrayBuffer[] = [];
+  let blockBytes = 0;
   const segments: Blob[] = [];
   let parts: ArrayBuffer[] = [];
   let partBytes = 0;
@@ -174,7 +177,7 @@ export function receiveFile(
     }
     if (transfer.state !== "active") return;
     if (data instanceof ArrayBuffer) {
-      hash.update(new Uint8Array(data));
+      hashBytes(data);
       parts.push(data);
       partBytes += data.byteLength;
       if (partBytes >= SEGMENT) {
@@ -187,20 +190,67 @@ export function receiveFile(
     }
     const control = parseControl(data);
     if (control?.type === "file-cancel") transfer.finish("cancelled", "the sender cancelled");
-    else if (control?.type === "file-end") {
-      if (transfer.loaded !== transfer.size || control.sha256 !== hash.hex()) return fail(transfer);
-      sendControl(channel, { type: "file-received" });
-      const blob = new Blob([...segments, ...parts], { type: transfer.type });
-      transfer.finish("done");
-      complete(transfer, blob);
-    }
+    else if (control?.type === "file-end") void verify(transfer, control.sha256);
   };
+
+  /** Feeds the hash list in exact 1 MiB blocks, whatever sizes the chunks come in. */
+  function hashBytes(data: ArrayBuffer): void {
+    for (let at = 0; at < data.byteLength; ) {
+      const take = Math.min(BLOCK - blockBytes, data.byteLength - at);
+      block.push(take === data.byteLength ? data : data.slice(at, at + take));
+      blockBytes += take;
+      at += take;
+      if (blockBytes === BLOCK) {
+        digests.add(joined(block));
+        block = [];
+        blockBytes = 0;
+      }
+    }
+  }
+
+  async function verify(active: Transfer, expected: string): Promise<void> {
+    if (blockBytes > 0) digests.add(joined(block));
+    if (active.loaded !== active.size || expected !== (await digests.hex())) return fail(active);
+    sendControl(channel, { type: "file-received" });
+    const blob = new Blob([...segments, ...parts], { type: active.type });
+    active.finish("done");
+    complete(active, blob);
+  }
   channel.onclose = () => transfer?.finish("failed", "the connection closed during the transfer");
 
   function fail(active: Transfer): void {
     sendControl(channel, { type: "file-corrupt" });
     active.finish("failed", "the file arrived corrupted");
   }
+}
+
+/**
+ * SHA-256 over the SHA-256 of each block, in order. Block digests run in
+ * WebCrypto as blocks come, so the main thread only copies bytes.
+ */
+class HashList {
+  readonly #digests: Promise<ArrayBuffer>[] = [];
+
+  add(block: Uint8Array<ArrayBuffer>): void {
+    this.#digests.push(crypto.subtle.digest("SHA-256", block));
+  }
+
+  async hex(): Promise<string> {
+    const digests = await Promise.all(this.#digests);
+    const list = new Uint8Array(await crypto.subtle.digest("SHA-256", joined(digests)));
+    return Array.from(list, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+}
+
+/** Copies buffers into one. */
+function joined(buffers: ArrayBuffer[]): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(buffers.reduce((total, buffer) => total + buffer.byteLength, 0));
+  let at = 0;
+  for (const buffer of buffers) {
+    bytes.set(new Uint8Array(buffer), at);
+    at += buffer.byteLength;
+  }
+  return bytes;
 }
 
 function opened(channel: RTCDataChannel): Promise<void> {
