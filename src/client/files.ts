@@ -110,20 +110,35 @@ export function sendFile(file: Blob & { name?: string }, channels: RTCDataChanne
   return transfer;
 }
 
+/** How one receiver's side of a transfer ended. */
+type Outcome = "received" | "cancelled" | "corrupt" | "closed";
+
+/**
+ * Sends to every receiver in lockstep. A receiver that cancels, fails or
+ * disconnects drops out; the rest go on. The transfer is done when every
+ * receiver that did not cancel has confirmed the file, cancelled when they all
+ * cancelled, and failed when any of them got it corrupted or lost the channel.
+ */
 async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]): Promise<void> {
-  const confirmations = channels.map((channel) => listenAsSender(channel, transfer));
-  await Promise.all(channels.map(opened));
+  const live = new Set(channels);
+  const outcomes = channels.map((channel) =>
+    listenAsSender(channel).then((outcome) => {
+      if (outcome !== "received") live.delete(channel);
+      return outcome;
+    }),
+  );
+  await Promise.allSettled(channels.map(opened));
   const header: FileHeader = { type: "file-header", name: transfer.name, size: file.size, mime: file.type };
-  for (const channel of channels) channel.send(JSON.stringify(header));
+  for (const channel of live) channel.send(JSON.stringify(header));
   const digests = new HashList();
-  for (let offset = 0; offset < file.size && transfer.state === "active"; ) {
+  for (let offset = 0; offset < file.size && transfer.state === "active" && live.size > 0; ) {
     const block = new Uint8Array(await file.slice(offset, offset + BLOCK).arrayBuffer());
     digests.add(block);
     for (let at = 0; at < block.length && transfer.state === "active"; at += CHUNK) {
       const chunk = block.subarray(at, at + CHUNK);
-      for (const channel of channels) {
+      for (const channel of live) {
         if (channel.bufferedAmount > HIGH_WATER) await drained(channel);
-        if (transfer.state === "active") channel.send(chunk);
+        if (transfer.state === "active" && channel.readyState === "open") channel.send(chunk);
       }
     }
     offset += block.length;
@@ -131,21 +146,24 @@ async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]):
   }
   if (transfer.state !== "active") return;
   const sha256 = await digests.hex();
-  for (const channel of channels) sendControl(channel, { type: "file-end", sha256 });
-  await Promise.all(confirmations);
-  transfer.finish("done");
+  for (const channel of live) sendControl(channel, { type: "file-end", sha256 });
+  const results = await Promise.all(outcomes);
+  if (results.every((outcome) => outcome === "cancelled")) transfer.finish("cancelled", "the receiver cancelled");
+  else if (results.includes("corrupt")) transfer.finish("failed", "the file arrived corrupted");
+  else if (results.includes("closed")) transfer.finish("failed", "the connection closed during the transfer");
+  else transfer.finish("done");
 }
 
-/** Resolves when the receiver confirms; fails the transfer on corruption, cancel or a lost channel. */
-function listenAsSender(channel: RTCDataChannel, transfer: Transfer): Promise<void> {
+/** Resolves with how this receiver's side ended, whatever happens: nothing waits forever. */
+function listenAsSender(channel: RTCDataChannel): Promise<Outcome> {
   return new Promise((resolve) => {
     channel.onmessage = ({ data }) => {
       const control = parseControl(data);
-      if (control?.type === "file-received") resolve();
-      else if (control?.type === "file-corrupt") transfer.finish("failed", "the file arrived corrupted");
-      else if (control?.type === "file-cancel") transfer.finish("cancelled", "the receiver cancelled");
+      if (control?.type === "file-received") resolve("received");
+      else if (control?.type === "file-corrupt") resolve("corrupt");
+      else if (control?.type === "file-cancel") resolve("cancelled");
     };
-    channel.onclose = () => transfer.finish("failed", "the connection closed during the transfer");
+    channel.onclose = () => resolve("closed");
   });
 }
 
@@ -173,6 +191,9 @@ export function receiveFile(
       if (!header.success) return channel.close();
       const { name, size, mime } = header.output;
       transfer = new Transfer(channel.label.slice(5), name, size, mime, [channel], false);
+      transfer.addEventListener("end", ({ detail }) => {
+        if (detail.state !== "done") release(); // a cancelled or failed download keeps nothing
+      });
       return start(transfer);
     }
     if (transfer.state !== "active") return;
@@ -208,9 +229,17 @@ export function receiveFile(
     }
   }
 
+  function release(): void {
+    segments.length = 0;
+    parts = [];
+    block = [];
+  }
+
   async function verify(active: Transfer, expected: string): Promise<void> {
     if (blockBytes > 0) digests.add(joined(block));
-    if (active.loaded !== active.size || expected !== (await digests.hex())) return fail(active);
+    const intact = active.loaded === active.size && expected === (await digests.hex());
+    if (active.state !== "active") return; // cancelled while the digest was computed
+    if (!intact) return fail(active);
     sendControl(channel, { type: "file-received" });
     const blob = new Blob([...segments, ...parts], { type: active.type });
     active.finish("done");

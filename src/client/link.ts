@@ -96,25 +96,34 @@ export class Link {
 
   /**
    * After a signaling resume: frames in flight when the socket dropped are
-   * lost, so re-send what the unfinished negotiation needs. The other side
-   * tolerates duplicates.
+   * lost, so re-send what the unfinished negotiation needs, in turn with
+   * everything else from signaling. The other side tolerates duplicates.
    */
   resend(): void {
+    this.#enqueue(async () => this.#resendNow());
+  }
+
+  /**
+   * An offer still waiting for its answer (a first negotiation, a
+   * renegotiation or an ICE restart, connected or not) goes again; so does the
+   * last answer or `ready` while the connection is not up.
+   */
+  #resendNow(): void {
     const local = this.pc.localDescription;
-    if (this.#state === "connected" || !local) return;
-    if (local.type === "offer" && this.pc.signalingState === "have-local-offer") {
-      this.signal({ type: "offer", to: this.remoteId, sdp: local.sdp });
-    } else if (local.type === "answer") {
-      this.signal({ type: "answer", to: this.remoteId, sdp: local.sdp });
-    } else if (local.type === "offer") {
-      this.signal({ type: "ready", to: this.remoteId });
-    }
+    const pending = this.pc.signalingState === "have-local-offer";
+    if (!local || (!pending && this.#state === "connected")) return;
+    if (pending) this.signal({ type: "offer", to: this.remoteId, sdp: local.sdp });
+    else if (this.pc.signalingState !== "stable")
+      return; // an offer of theirs is being answered right now
+    else if (local.type === "answer") this.signal({ type: "answer", to: this.remoteId, sdp: local.sdp });
+    else this.signal({ type: "ready", to: this.remoteId });
     for (const candidate of this.#candidates) this.signal({ type: "candidate", to: this.remoteId, candidate });
   }
 
   close(): void {
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#giveUpTimer);
+    if (this.#chat) this.#chat.onclose = null; // we are closing it: no state to report
     this.#chat?.close();
     this.pc.close();
   }
@@ -140,7 +149,7 @@ export class Link {
     if (type === "answer" && pc.signalingState === "stable") return; // a duplicate after a resume
     if (type === "offer" && pc.signalingState === "stable" && pc.remoteDescription?.sdp === sdp) {
       // A duplicate offer after a resume: our answer was lost, not the negotiation.
-      this.resend();
+      this.#resendNow();
       return;
     }
     const collision = type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
@@ -161,6 +170,8 @@ export class Link {
   #adoptChat(channel: RTCDataChannel): void {
     this.#chat = channel;
     channel.onopen = () => this.#iceChanged();
+    // The other side closed its connection (a closed tab): no restart can bring this channel back.
+    channel.onclose = () => this.#fail();
     channel.onmessage = ({ data }) => {
       if (typeof data === "string") this.on.chat(data);
     };
@@ -185,14 +196,21 @@ export class Link {
   }
 
   #lost(restartAfterMs: number): void {
+    if (this.#state === "failed") return;
     if (this.#state === "connected") this.#setState("reconnecting");
-    this.#giveUpTimer ??= setTimeout(() => this.#setState("failed"), GIVE_UP_MS);
+    this.#giveUpTimer ??= setTimeout(() => this.#fail(), GIVE_UP_MS);
     if (!this.initiator || this.#restartTimer !== undefined) return;
     const restart = () => {
       this.pc.restartIce();
       this.#restartTimer = setTimeout(restart, RESTART_EVERY_MS);
     };
     this.#restartTimer = setTimeout(restart, restartAfterMs);
+  }
+
+  #fail(): void {
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#giveUpTimer);
+    this.#setState("failed");
   }
 
   #setState(state: LinkState): void {

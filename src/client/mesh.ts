@@ -114,12 +114,12 @@ export class MeshRoom extends EventTarget {
     return this.#signaling.state;
   }
 
-  /** Sends any JSON value to one connected peer, or to every connected peer; returns how many. */
+  /** Sends any JSON value to one connected peer, or to every connected peer; returns how many it reached. */
   send(data: unknown, to?: string): number {
     const text = JSON.stringify({ type: "message", data });
-    const links = this.#connected(to);
-    for (const link of links) link.sendChat(text);
-    return links.length;
+    const sent = this.#connected(to).filter((link) => link.sendChat(text)).length;
+    if (to !== undefined && sent === 0) throw new Error(`peer ${to} is not connected`);
+    return sent;
   }
 
   /** Sends a file to one connected peer, or to every connected peer. */
@@ -157,9 +157,11 @@ export class MeshRoom extends EventTarget {
       return;
     }
     // A new identity (first join, or our old one expired): start over as the newcomer, who offers.
+    // Our old identity may still be in the roster (its welcome got lost): it will expire, never offer to it.
+    const previous = this.id;
     for (const id of [...this.#links.keys()]) this.#drop(id);
     this.id = welcome.id;
-    for (const peer of welcome.peers) this.#add(peer, true);
+    for (const peer of welcome.peers) if (peer.id !== previous) this.#add(peer, true);
   }
 
   #signal(message: RoomFrame): void {

@@ -26,12 +26,13 @@ export interface SignalingEvents {
 
 const PING_EVERY_MS = 10_000;
 const PONG_WITHIN_MS = 5_000;
+/** A socket that opened but says nothing is as dead as one that never opened. */
+const WELCOME_WITHIN_MS = 10_000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 
-/** Closes after which reconnecting cannot help. */
+/** Closes after which reconnecting cannot help. (1000 is final only after our own leave.) */
 const FINAL_CLOSES: ReadonlySet<number> = new Set([
-  CloseCode.left,
   CloseCode.roomFull,
   CloseCode.replaced,
   CloseCode.badName,
@@ -46,6 +47,7 @@ export class Signaling {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
+  #welcomeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly url: (resume: string | null) => string,
@@ -77,6 +79,7 @@ export class Signaling {
     this.#socket = socket;
     socket.onmessage = (event) => this.#receive(socket, event.data);
     socket.onclose = (event) => this.#closed(socket, event.code);
+    this.#welcomeTimer = setTimeout(() => this.#abandon(socket), WELCOME_WITHIN_MS);
   }
 
   #receive(socket: WebSocket, data: unknown): void {
@@ -92,6 +95,7 @@ export class Signaling {
     }
     const message = parsed.output;
     if (message.type === "welcome") {
+      clearTimeout(this.#welcomeTimer);
       this.#resume = message.resume;
       this.#attempt = 0;
       this.#startHeartbeat(socket);
@@ -108,6 +112,7 @@ export class Signaling {
 
   #closed(socket: WebSocket, code: number): void {
     if (socket !== this.#socket) return;
+    clearTimeout(this.#welcomeTimer);
     this.#stopHeartbeat();
     this.#socket = null;
     if (this.#state === "closed") return;
@@ -144,6 +149,7 @@ export class Signaling {
 
   #finish(): void {
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#welcomeTimer);
     this.#stopHeartbeat();
     this.#setState("closed");
   }

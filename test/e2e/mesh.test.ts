@@ -134,6 +134,66 @@ describeWithBrowser("the mesh library in Chromium", () => {
     await Promise.all([a.page.context().close(), b.page.context().close()]);
   });
 
+  it("keeps sending to the others when one of several receivers cancels", async () => {
+    const [a, b, c] = await Promise.all(
+      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, "lib-multi", name)),
+    );
+    if (!a || !b || !c) throw new Error("three peers expected");
+    await Promise.all([a, b, c].map((peer) => connectedTo(peer, 2)));
+    await expectFile(b.page);
+    await expectFile(c.page);
+    const digest = await a.page.evaluate(async () => {
+      const parts: Uint8Array<ArrayBuffer>[] = [];
+      for (let i = 0; i < 16 * 16; i++) parts.push(crypto.getRandomValues(new Uint8Array(64 * 1024)));
+      const file = new File(parts, "shared.bin"); // 16 MiB
+      const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+      const transfer = window.mesh.room.sendFile(file);
+      window.outgoing = {
+        transfer,
+        outcome: transfer.done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      };
+      return Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
+    });
+    await c.page.waitForFunction(() => (window.incoming?.loaded ?? 0) > 0);
+    await c.page.evaluate(() => window.incoming?.cancel());
+    expect((await b.page.evaluate(() => window.received)).digest).toBe(digest);
+    expect(await a.page.evaluate(() => window.outgoing.outcome)).toBe("done");
+    expect(await c.page.evaluate(() => window.incoming?.state)).toBe("cancelled");
+    await Promise.all([a, b, c].map((peer) => peer.page.context().close()));
+  });
+
+  it("stops the receiver when the sender cancels", async () => {
+    const a = await joinWithLibrary(browser, server.url, "lib-sender-cancel", "Ann");
+    const b = await joinWithLibrary(browser, server.url, "lib-sender-cancel", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await expectFile(b.page);
+    await a.page.evaluate((to) => {
+      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
+      const transfer = window.mesh.room.sendFile(
+        new File(
+          Array.from({ length: 16 * 200 }, () => block),
+          "big.bin",
+        ),
+        { to },
+      );
+      window.outgoing = {
+        transfer,
+        outcome: transfer.done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      };
+    }, b.id);
+    await b.page.waitForFunction(() => (window.incoming?.loaded ?? 0) > 0);
+    await a.page.evaluate(() => window.outgoing.transfer.cancel());
+    await b.page.waitForFunction(() => window.incoming?.state === "cancelled");
+    expect(await a.page.evaluate(() => window.outgoing.transfer.state)).toBe("cancelled");
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
   it("frees both sides when the receiver cancels a transfer", async () => {
     const a = await joinWithLibrary(browser, server.url, "lib-cancel", "Ann");
     const b = await joinWithLibrary(browser, server.url, "lib-cancel", "Bob");

@@ -10,7 +10,7 @@ export interface BannerAction {
 }
 
 export class Banner {
-  readonly #element = byId("banner");
+  readonly #element = byId("banner", HTMLElement);
   #key: string | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
 

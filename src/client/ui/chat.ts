@@ -23,11 +23,11 @@ export function asChatMessage(data: unknown): ChatMessage | null {
 
 export class Chat {
   readonly #log = byId("messages", HTMLOListElement);
-  readonly #empty = byId("messages-empty");
+  readonly #empty = byId("messages-empty", HTMLElement);
   readonly #form = byId("chat-form", HTMLFormElement);
   readonly #input = byId("chat-input", HTMLTextAreaElement);
   readonly #send = byId("chat-send", HTMLButtonElement);
-  readonly #hint = byId("chat-hint");
+  readonly #hint = byId("chat-hint", HTMLElement);
 
   /** `send` returns whether anyone got the message; the text stays in the composer if not. */
   constructor(send: (text: string) => boolean) {

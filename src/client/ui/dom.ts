@@ -41,10 +41,7 @@ function setAttributes(element: Element, attributes: Attributes): void {
 }
 
 /** Looks an element up by id and checks its kind, failing loudly when the page differs. */
-export function byId<T extends HTMLElement = HTMLElement>(
-  id: string,
-  kind: abstract new () => T = HTMLElement as unknown as abstract new () => T,
-): T {
+export function byId<T extends HTMLElement>(id: string, kind: abstract new () => T): T {
   const element = document.getElementById(id);
   if (!(element instanceof kind)) throw new Error(`#${id} is missing from the page, or is not a ${kind.name}`);
   return element;

@@ -7,7 +7,7 @@ const FEEDBACK_MS = 2000;
 export function setUpInvite(url: string): void {
   const input = byId("room-link", HTMLInputElement);
   const button = byId("copy-link", HTMLButtonElement);
-  const status = byId("copy-status");
+  const status = byId("copy-status", HTMLElement);
   input.value = url;
   input.addEventListener("focus", () => input.select());
 
@@ -27,9 +27,9 @@ export function setUpInvite(url: string): void {
   });
 
   try {
-    renderQr(byId("qr"), url);
+    renderQr(byId("qr", HTMLElement), url);
   } catch {
-    byId("qr").closest("figure")?.setAttribute("hidden", "");
+    byId("qr", HTMLElement).closest("figure")?.setAttribute("hidden", "");
   }
 }
 

@@ -9,7 +9,7 @@ export function startLanding(): void {
 
   const form = byId("join-form", HTMLFormElement);
   const input = byId("join-name", HTMLInputElement);
-  const error = byId("join-error");
+  const error = byId("join-error", HTMLElement);
 
   const showError = (message: string) => {
     error.textContent = message;

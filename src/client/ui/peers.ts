@@ -12,8 +12,8 @@ const SELF_STATE_TEXT: Record<SignalingState, string> = {
 
 export class PeerList {
   readonly #list = byId("peers", HTMLUListElement);
-  readonly #count = byId("peer-count");
-  readonly #empty = byId("peers-empty");
+  readonly #count = byId("peer-count", HTMLElement);
+  readonly #empty = byId("peers-empty", HTMLElement);
   readonly #self: HTMLLIElement;
   readonly #selfAvatar: HTMLSpanElement;
   readonly #selfPill: HTMLSpanElement;

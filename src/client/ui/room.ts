@@ -22,17 +22,17 @@ function on<K extends keyof MeshRoomEvents>(
 
 export function startRoom(roomName: string, join: Join): void {
   document.title = `${roomName} · Rendezvous`;
-  const heading = byId("room-name");
+  const heading = byId("room-name", HTMLElement);
   heading.textContent = roomName;
   heading.title = roomName;
   setUpInvite(new URL(roomPath(roomName), location.origin).href);
 
   const banner = new Banner();
-  const nameStep = byId("name-step");
+  const nameStep = byId("name-step", HTMLElement);
   const nameForm = byId("name-form", HTMLFormElement);
   const nameInput = byId("name-input", HTMLInputElement);
   const nameCancel = byId("name-cancel", HTMLButtonElement);
-  const sections = [byId("chat"), byId("files")];
+  const sections = [byId("chat", HTMLElement), byId("files", HTMLElement)];
   let session: Session | null = null;
 
   const askName = (changing: boolean) => {
@@ -59,11 +59,11 @@ export function startRoom(roomName: string, join: Join): void {
     }
     closeNameStep();
     session = enter(roomName, name, join, banner, () => askName(true));
-    byId("copy-link").focus();
+    byId("copy-link", HTMLElement).focus();
   });
   nameCancel.addEventListener("click", () => {
     closeNameStep();
-    byId("chat-input").focus();
+    byId("chat-input", HTMLElement).focus();
   });
 
   const stored = loadName();
@@ -147,7 +147,7 @@ function enter(roomName: string, name: string, join: Join, banner: Banner, chang
     refresh();
     if (!announce) return;
     banner.show("left", "info", "You left the room.", { actions: [rejoin] });
-    byId("banner").querySelector("a")?.focus();
+    byId("banner", HTMLElement).querySelector("a")?.focus();
   };
 
   for (const type of ["peer-join", "peer-state", "peer-connect"] as const) {
@@ -190,7 +190,8 @@ function enter(roomName: string, name: string, join: Join, banner: Banner, chang
       banner.show("bad-name", "error", `This name was refused: ${message}.`, {
         actions: [{ label: "Change name", run: changeName }],
       });
-    } else {
+    } else if (code !== "unknown-peer") {
+      // unknown-peer is a race with a departure the room is about to announce: nothing to tell a person.
       banner.show("error", "error", capitalize(message), { timeoutMs: 8000 });
     }
   });
@@ -201,7 +202,7 @@ function enter(roomName: string, name: string, join: Join, banner: Banner, chang
     sendFiles([...(fileInput.files ?? [])]);
     fileInput.value = "";
   });
-  setUpDropZone(byId("drop-zone"), () => !left && connected().length > 0, sendFiles);
+  setUpDropZone(byId("drop-zone", HTMLElement), () => !left && connected().length > 0, sendFiles);
 
   // Closing the tab is leaving: the others should not wait for a resume that never comes.
   addEventListener("pagehide", () => leave(false));
