@@ -12,6 +12,7 @@
  */
 import * as v from "valibot";
 import { FileControl, FileHeader } from "../protocol";
+import { TypedEventTarget } from "./events";
 import { parseJson } from "./json";
 
 export type TransferState = "active" | "done" | "cancelled" | "failed";
@@ -34,7 +35,7 @@ export interface TransferEvents {
   end: { state: Exclude<TransferState, "active"> };
 }
 
-export class Transfer extends EventTarget {
+export class Transfer extends TypedEventTarget<TransferEvents> {
   state: TransferState = "active";
   loaded = 0;
   readonly done: Promise<void>;
@@ -57,25 +58,6 @@ export class Transfer extends EventTarget {
     this.done.catch(() => undefined);
   }
 
-  override addEventListener<K extends keyof TransferEvents>(
-    type: K,
-    listener: ((event: CustomEvent<TransferEvents[K]>) => void) | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | ((event: CustomEvent<never>) => void) | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    // Sound: this class only ever dispatches the CustomEvents its event map names.
-    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
-  }
-
   /** Stops the transfer on every side and frees its channels. */
   cancel(): void {
     if (this.state !== "active") return;
@@ -88,7 +70,7 @@ export class Transfer extends EventTarget {
     this.loaded = loaded;
     if (loaded - this.#reported < PROGRESS_STEP && loaded < this.size) return;
     this.#reported = loaded;
-    this.dispatchEvent(new CustomEvent("progress", { detail: { loaded, total: this.size } }));
+    this.emit("progress", { loaded, total: this.size });
   }
 
   finish(state: Exclude<TransferState, "active">, reason?: string): void {
@@ -96,7 +78,7 @@ export class Transfer extends EventTarget {
     this.state = state;
     // The sender closes the channels: a receiver's confirmation must not race their teardown.
     if (state !== "done" || this.sending) for (const channel of this.channels) channel.close();
-    this.dispatchEvent(new CustomEvent("end", { detail: { state } }));
+    this.emit("end", { state });
     if (state === "done") this.#settle();
     else this.#settle(new Error(reason ?? `transfer ${state}`));
   }

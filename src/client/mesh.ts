@@ -12,6 +12,7 @@
  */
 import * as v from "valibot";
 import { ChatFrame, type IceServer, type PeerInfo } from "../protocol";
+import { TypedEventTarget } from "./events";
 import { receiveFile, sendFile, type Transfer } from "./files";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";
@@ -50,13 +51,11 @@ export interface MeshRoomEvents {
   error: { code: string; message: string };
 }
 
-type Listener<T> = ((event: CustomEvent<T>) => void) | null;
-
 export function joinRoom(room: string, options: JoinOptions = {}): MeshRoom {
   return new MeshRoom(room, options);
 }
 
-export class MeshRoom extends EventTarget {
+export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   /** Our peer id once welcomed, else null. Unchanged by a resume. */
   id: string | null = null;
   readonly #peers = new Map<string, Peer>();
@@ -81,29 +80,10 @@ export class MeshRoom extends EventTarget {
       {
         welcome: (welcome) => this.#welcome(welcome),
         message: (message) => this.#signal(message),
-        state: (state) => this.#emit("signaling", { state }),
-        error: (code, message) => this.#emit("error", { code, message }),
+        state: (state) => this.emit("signaling", { state }),
+        error: (code, message) => this.emit("error", { code, message }),
       },
     );
-  }
-
-  override addEventListener<K extends keyof MeshRoomEvents>(
-    type: K,
-    listener: Listener<MeshRoomEvents[K]>,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | ((event: CustomEvent<never>) => void) | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    // Sound: this class only ever dispatches the CustomEvents its event map names.
-    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
   }
 
   get peers(): ReadonlyMap<string, Readonly<Peer>> {
@@ -188,23 +168,23 @@ export class MeshRoom extends EventTarget {
     const link = new Link(info.id, initiator, this.#iceServers, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
-        this.#emit("peer-state", { peer });
-        if (state === "connected") this.#emit("peer-connect", { peer });
+        this.emit("peer-state", { peer });
+        if (state === "connected") this.emit("peer-connect", { peer });
       },
       chat: (text) => {
         const frame = v.safeParse(ChatFrame, parseJson(text));
-        if (frame.success) this.#emit("message", { from: info.id, data: frame.output.data });
+        if (frame.success) this.emit("message", { from: info.id, data: frame.output.data });
       },
       fileChannel: (channel) =>
         receiveFile(
           channel,
-          (transfer) => this.#emit("file-start", { from: info.id, ...describe(transfer), transfer }),
-          (transfer, blob) => this.#emit("file", { from: info.id, ...describe(transfer), blob }),
+          (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
+          (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
         ),
     });
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);
-    this.#emit("peer-join", { peer });
+    this.emit("peer-join", { peer });
   }
 
   #drop(id: string): void {
@@ -214,11 +194,7 @@ export class MeshRoom extends EventTarget {
     link.close();
     this.#links.delete(id);
     this.#peers.delete(id);
-    this.#emit("peer-leave", { peer });
-  }
-
-  #emit<K extends keyof MeshRoomEvents>(type: K, detail: MeshRoomEvents[K]): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    this.emit("peer-leave", { peer });
   }
 }
 

@@ -4,40 +4,29 @@
  * of every state go to test-results/screens/ to be looked at.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import type { Browser, BrowserContextOptions, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithBrowser, launchBrowser } from "./browser";
+import type { BrowserContextOptions, Page } from "playwright-core";
+import { beforeAll, expect, it } from "vitest";
+import { describeWithBrowser, openPage, useStack } from "./browser";
 import { joinWithLibrary } from "./mesh-harness";
-import { DevServer } from "./server";
 
 const SCREENS = "test-results/screens";
 const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true };
 
 describeWithBrowser("the room app", () => {
-  let server: DevServer;
-  let browser: Browser;
+  const stack = useStack();
+  beforeAll(() => mkdirSync(SCREENS, { recursive: true }));
 
-  beforeAll(async () => {
-    mkdirSync(SCREENS, { recursive: true });
-    [server, browser] = await Promise.all([DevServer.start(), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  /** A fresh person (nothing remembered) on a page, failing on console errors. */
-  async function person(path: string, options: BrowserContextOptions = {}): Promise<{ page: Page; errors: string[] }> {
+  /** A fresh person (nothing remembered) on a page, its console errors recorded. */
+  function person(
+    path: string,
+    options: BrowserContextOptions = {},
+  ): Promise<{ page: Page; errors: string[]; status: number }> {
     // Reduced motion: screenshots show end states, not transitions half-way.
-    const context = await browser.newContext({ acceptDownloads: true, reducedMotion: "reduce", ...options });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
+    return openPage(stack.browser, `${stack.server.url}${path}`, {
+      acceptDownloads: true,
+      reducedMotion: "reduce",
+      ...options,
     });
-    page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${server.url}${path}`);
-    return { page, errors };
   }
 
   /** A full-page screenshot from the top, so the sticky header sits where a person sees it. */
@@ -126,7 +115,9 @@ describeWithBrowser("the room app", () => {
 
   it("tells the ninth person that the room is full", async () => {
     const eight = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => joinWithLibrary(browser, server.url, "app-full", `Peer ${i + 1}`)),
+      Array.from({ length: 8 }, (_, i) =>
+        joinWithLibrary(stack.browser, stack.server.url, "app-full", `Peer ${i + 1}`),
+      ),
     );
     const ninth = await person("/r/app-full");
     await enterRoom(ninth.page, "Nina");

@@ -3,8 +3,10 @@
  * Chromium is installed the browser tests say so loudly and are skipped, but
  * with CI=true a missing browser fails the run.
  */
-import { describe, it } from "vitest";
-import { CHROMIUM_PATH, hasChromium } from "./chromium";
+import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { CHROMIUM_PATH, hasChromium, launchBrowser } from "./chromium";
+import { DevServer, type DevServerOptions } from "./server";
 
 export { launchBrowser } from "./chromium";
 
@@ -25,4 +27,54 @@ export function describeWithBrowser(name: string, suite: () => void): void {
   }
   console.warn(`\n${"!".repeat(banner.length)}\n${banner}\n${"!".repeat(banner.length)}\n`);
   describe.skip(name, suite);
+}
+
+/** A suite's wrangler dev and browser, started before its tests and stopped after them. */
+export class Stack {
+  #server: DevServer | null = null;
+  #browser: Browser | null = null;
+
+  get server(): DevServer {
+    if (!this.#server) throw new Error("the suite's server has not started");
+    return this.#server;
+  }
+
+  get browser(): Browser {
+    if (!this.#browser) throw new Error("the suite's browser has not started");
+    return this.#browser;
+  }
+
+  async start(options: DevServerOptions): Promise<void> {
+    [this.#server, this.#browser] = await Promise.all([DevServer.start(options), launchBrowser()]);
+  }
+
+  async stop(): Promise<void> {
+    await this.#browser?.close();
+    await this.#server?.stop();
+  }
+}
+
+/** Registers the suite's stack with vitest; read its fields inside tests. */
+export function useStack(options: DevServerOptions = {}): Stack {
+  const stack = new Stack();
+  beforeAll(() => stack.start(options));
+  afterAll(() => stack.stop());
+  return stack;
+}
+
+/** A page in its own browser context, recording console errors (CSP violations included), with its HTTP status. */
+export async function openPage(
+  browser: Browser,
+  url: string,
+  options: BrowserContextOptions = {},
+): Promise<{ page: Page; errors: string[]; status: number }> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  const response = await page.goto(url);
+  return { page, errors, status: response?.status() ?? 0 };
 }

@@ -4,33 +4,19 @@
  * does to one peer's signaling. The server runs with a two-second grace
  * period.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithBrowser, launchBrowser } from "./browser";
+import { expect, it } from "vitest";
+import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { DevServer } from "./server";
 import { SignalingTap } from "./tap";
 
 const GRACE_SECONDS = 2;
 
 describeWithBrowser("departures", () => {
-  let server: DevServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      DevServer.start({ vars: { RESUME_GRACE_SECONDS: String(GRACE_SECONDS) } }),
-      launchBrowser(),
-    ]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const stack = useStack({ vars: { RESUME_GRACE_SECONDS: String(GRACE_SECONDS) } });
 
   async function trio(room: string): Promise<MeshPeer[]> {
     const peers = await Promise.all(
-      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, room, name)),
+      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(stack.browser, stack.server.url, room, name)),
     );
     await Promise.all(peers.map((peer) => connectedTo(peer, 2)));
     return peers;
@@ -79,10 +65,10 @@ describeWithBrowser("departures", () => {
 
   it("abandons a socket whose pong stops coming, and resumes on a new one", async () => {
     let tap: SignalingTap | undefined;
-    const ann = await joinWithLibrary(browser, server.url, "dead-socket", "Ann", async (page) => {
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "dead-socket", "Ann", async (page) => {
       tap = await SignalingTap.install(page, "dead-socket");
     });
-    const bob = await joinWithLibrary(browser, server.url, "dead-socket", "Bob");
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "dead-socket", "Bob");
     await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
     if (!tap) throw new Error("no tap");
     tap.swallowPings = true; // the socket stays open, but answers nothing any more
@@ -100,11 +86,11 @@ describeWithBrowser("departures", () => {
 
   it("rejoins cleanly as a newcomer when the room forgot it during a long outage", async () => {
     let tap: SignalingTap | undefined;
-    const ann = await joinWithLibrary(browser, server.url, "forgotten", "Ann", async (page) => {
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "forgotten", "Ann", async (page) => {
       tap = await SignalingTap.install(page, "forgotten");
     });
     const others = await Promise.all(
-      ["Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, "forgotten", name)),
+      ["Bob", "Cy"].map((name) => joinWithLibrary(stack.browser, stack.server.url, "forgotten", name)),
     );
     await Promise.all([ann, ...others].map((peer) => connectedTo(peer, 2)));
     if (!tap) throw new Error("no tap");

@@ -1,8 +1,11 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithBrowser, launchBrowser } from "./browser";
+/**
+ * The mesh library itself in Chromium against wrangler dev: two and eight
+ * peers, messages exactly once, files intact with progress, and cancels from
+ * either side, also with several receivers.
+ */
+import { expect, it } from "vitest";
+import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, formationTime, joinWithLibrary } from "./mesh-harness";
-import { DevServer } from "./server";
 
 interface Received {
   name: string;
@@ -24,20 +27,11 @@ declare global {
 }
 
 describeWithBrowser("the mesh library in Chromium", () => {
-  let server: DevServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([DevServer.start(), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const stack = useStack();
 
   it("connects two peers and carries messages both ways", async () => {
-    const a = await joinWithLibrary(browser, server.url, "lib-two", "Ann");
-    const b = await joinWithLibrary(browser, server.url, "lib-two", "Bob");
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-two", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-two", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     console.info(`2-peer mesh formed in ${await formationTime([a, b])} ms (first join to last peer-connect)`);
     await a.page.evaluate(() => window.mesh.room.send({ hi: "from a" }));
@@ -50,7 +44,9 @@ describeWithBrowser("the mesh library in Chromium", () => {
 
   it("forms the full mesh of eight peers joining at once, and delivers every message exactly once", async () => {
     const peers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => joinWithLibrary(browser, server.url, "lib-eight", `Peer ${i + 1}`)),
+      Array.from({ length: 8 }, (_, i) =>
+        joinWithLibrary(stack.browser, stack.server.url, "lib-eight", `Peer ${i + 1}`),
+      ),
     );
     await Promise.all(peers.map((peer) => connectedTo(peer, 7)));
     console.info(
@@ -101,8 +97,8 @@ describeWithBrowser("the mesh library in Chromium", () => {
   }
 
   it("sends a 50 MiB file intact, with progress on both sides", async () => {
-    const a = await joinWithLibrary(browser, server.url, "lib-file", "Ann");
-    const b = await joinWithLibrary(browser, server.url, "lib-file", "Bob");
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-file", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-file", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     await expectFile(b.page);
     const sent = await a.page.evaluate(async (to) => {
@@ -136,7 +132,7 @@ describeWithBrowser("the mesh library in Chromium", () => {
 
   it("keeps sending to the others when one of several receivers cancels", async () => {
     const [a, b, c] = await Promise.all(
-      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, "lib-multi", name)),
+      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(stack.browser, stack.server.url, "lib-multi", name)),
     );
     if (!a || !b || !c) throw new Error("three peers expected");
     await Promise.all([a, b, c].map((peer) => connectedTo(peer, 2)));
@@ -166,8 +162,8 @@ describeWithBrowser("the mesh library in Chromium", () => {
   });
 
   it("stops the receiver when the sender cancels", async () => {
-    const a = await joinWithLibrary(browser, server.url, "lib-sender-cancel", "Ann");
-    const b = await joinWithLibrary(browser, server.url, "lib-sender-cancel", "Bob");
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-sender-cancel", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-sender-cancel", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     await expectFile(b.page);
     await a.page.evaluate((to) => {
@@ -195,8 +191,8 @@ describeWithBrowser("the mesh library in Chromium", () => {
   });
 
   it("frees both sides when the receiver cancels a transfer", async () => {
-    const a = await joinWithLibrary(browser, server.url, "lib-cancel", "Ann");
-    const b = await joinWithLibrary(browser, server.url, "lib-cancel", "Bob");
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-cancel", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-cancel", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     await expectFile(b.page);
     await a.page.evaluate((to) => {

@@ -3,23 +3,12 @@
  * they keep talking peer to peer, and once it is back their signaling resumes
  * with the same ids and a newcomer connects to everyone.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithBrowser, launchBrowser } from "./browser";
+import { expect, it } from "vitest";
+import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { DevServer } from "./server";
 
 describeWithBrowser("server restart mid-call", () => {
-  let server: DevServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([DevServer.start(), launchBrowser()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const stack = useStack();
 
   const signaling = (peer: MeshPeer) => peer.page.evaluate(() => window.mesh.room.signalingState);
   const waitSignaling = (peer: MeshPeer, state: string) =>
@@ -27,13 +16,13 @@ describeWithBrowser("server restart mid-call", () => {
 
   it("keeps the call up while the server is down, then resumes signaling with the same ids", async () => {
     const peers = await Promise.all(
-      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(browser, server.url, "restart", name)),
+      ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(stack.browser, stack.server.url, "restart", name)),
     );
     await Promise.all(peers.map((peer) => connectedTo(peer, 2)));
     const [ann, bob, cy] = peers;
     if (!ann || !bob || !cy) throw new Error("three peers expected");
 
-    await server.stop();
+    await stack.server.stop();
     await Promise.all(peers.map((peer) => waitSignaling(peer, "reconnecting")));
 
     // Peer to peer, nothing needs the server.
@@ -45,7 +34,7 @@ describeWithBrowser("server restart mid-call", () => {
     await cy.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "still talking"));
     for (const peer of peers) expect(await signaling(peer)).toBe("reconnecting");
 
-    await server.start();
+    await stack.server.start();
     await Promise.all(peers.map((peer) => waitSignaling(peer, "connected")));
     for (const peer of peers) {
       expect(await peer.page.evaluate(() => window.mesh.room.id)).toBe(peer.id);
@@ -57,7 +46,7 @@ describeWithBrowser("server restart mid-call", () => {
       expect(await peer.page.evaluate(() => window.mesh.events.filter((e) => e.type === "peer-leave").length)).toBe(0);
     }
 
-    const dee = await joinWithLibrary(browser, server.url, "restart", "Dee");
+    const dee = await joinWithLibrary(stack.browser, stack.server.url, "restart", "Dee");
     await Promise.all([...peers, dee].map((peer) => connectedTo(peer, 3)));
     const roster = await dee.page.evaluate(() => [...window.mesh.room.peers.keys()].sort());
     expect(roster).toEqual(peers.map((peer) => peer.id).sort());

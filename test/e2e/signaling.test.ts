@@ -4,10 +4,9 @@
  * checked as served, and two browser pages signal through a room.
  */
 import { mkdirSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithBrowser, launchBrowser } from "./browser";
-import { DevServer } from "./server";
+import type { Page } from "playwright-core";
+import { beforeAll, expect, it } from "vitest";
+import { describeWithBrowser, openPage, useStack } from "./browser";
 
 const SCREENS = "test-results/screens";
 
@@ -20,31 +19,14 @@ declare global {
 }
 
 describeWithBrowser("signaling through wrangler dev in Chromium", () => {
-  let server: DevServer;
-  let browser: Browser;
+  const stack = useStack();
+  beforeAll(() => mkdirSync(SCREENS, { recursive: true }));
 
-  beforeAll(async () => {
-    mkdirSync(SCREENS, { recursive: true });
-    [server, browser] = await Promise.all([DevServer.start(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  /** A page in its own browser context, failing the test on any console error (CSP violations included). */
-  async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
-    });
-    page.on("pageerror", (error) => errors.push(error.message));
-    const response = await page.goto(`${server.url}${path}`);
-    expect(response?.status()).toBe(200);
-    return { page, errors };
+  /** A page that must load with 200; its console errors are recorded. */
+  async function load(path: string): Promise<{ page: Page; errors: string[] }> {
+    const opened = await openPage(stack.browser, `${stack.server.url}${path}`);
+    expect(opened.status).toBe(200);
+    return opened;
   }
 
   it("serves the landing and room pages", async () => {
@@ -52,7 +34,7 @@ describeWithBrowser("signaling through wrangler dev in Chromium", () => {
       ["/", "landing"],
       ["/r/abc", "room"],
     ] as const) {
-      const { page, errors } = await openPage(path);
+      const { page, errors } = await load(path);
       await expect(page.title()).resolves.toMatch(/Rendezvous/);
       await page.screenshot({ path: `${SCREENS}/${file}.png`, fullPage: true });
       expect(errors).toEqual([]);
@@ -79,8 +61,8 @@ describeWithBrowser("signaling through wrangler dev in Chromium", () => {
   }
 
   it("relays an offer between two browser pages, with the server's from", async () => {
-    const ann = await openPage("/r/abc");
-    const bob = await openPage("/r/abc");
+    const ann = await load("/r/abc");
+    const bob = await load("/r/abc");
     const annPeer = await joinFromPage(ann.page, "Ann");
     const bobPeer = await joinFromPage(bob.page, "Bob");
     await ann.page.waitForFunction(
@@ -96,7 +78,7 @@ describeWithBrowser("signaling through wrangler dev in Chromium", () => {
   });
 
   it("refuses a socket opened by a page on another site", async () => {
-    const context = await browser.newContext();
+    const context = await stack.browser.newContext();
     const page = await context.newPage();
     // A page at another origin, with no CSP of its own to stop it trying.
     await page.route("http://evil.test/", (route) =>
@@ -110,14 +92,14 @@ describeWithBrowser("signaling through wrangler dev in Chromium", () => {
           socket.onopen = () => resolve("open");
           socket.onclose = (event) => resolve(`closed ${event.code}`);
         }),
-      `${server.url.replace(/^http/, "ws")}/r/abc/ws`,
+      `${stack.server.url.replace(/^http/, "ws")}/r/abc/ws`,
     );
     expect(outcome).toBe("closed 1006"); // refused with 403 before any socket existed
     await context.close();
   });
 
   it("keeps its own pages from connecting anywhere but their origin", async () => {
-    const { page, errors } = await openPage("/r/abc");
+    const { page, errors } = await load("/r/abc");
     await page.evaluate(() => new WebSocket("ws://evil.test/"));
     await expect.poll(() => errors.join("\n")).toMatch(/Content Security Policy/);
   });
