@@ -96,6 +96,25 @@ describeWithBrowser("the mesh library in Chromium", () => {
     });
   }
 
+  /** Starts a 200 MiB transfer from the page to `to`; `window.outgoing` tracks it. */
+  async function startLargeTransfer(page: import("playwright-core").Page, to: string): Promise<void> {
+    await page.evaluate((to) => {
+      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
+      const file = new File(
+        Array.from({ length: 16 * 200 }, () => block),
+        "large.bin",
+      );
+      const transfer = window.mesh.room.sendFile(file, { to });
+      window.outgoing = {
+        transfer,
+        outcome: transfer.done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      };
+    }, to);
+  }
+
   it("sends a 50 MiB file intact, with progress on both sides", async () => {
     const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-file", "Ann");
     const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-file", "Bob");
@@ -166,23 +185,7 @@ describeWithBrowser("the mesh library in Chromium", () => {
     const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-sender-cancel", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     await expectFile(b.page);
-    await a.page.evaluate((to) => {
-      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
-      const transfer = window.mesh.room.sendFile(
-        new File(
-          Array.from({ length: 16 * 200 }, () => block),
-          "big.bin",
-        ),
-        { to },
-      );
-      window.outgoing = {
-        transfer,
-        outcome: transfer.done.then(
-          () => "done",
-          (error: Error) => error.message,
-        ),
-      };
-    }, b.id);
+    await startLargeTransfer(a.page, b.id);
     await b.page.waitForFunction(() => (window.incoming?.loaded ?? 0) > 0);
     await a.page.evaluate(() => window.outgoing.transfer.cancel());
     await b.page.waitForFunction(() => window.incoming?.state === "cancelled");
@@ -195,21 +198,7 @@ describeWithBrowser("the mesh library in Chromium", () => {
     const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-cancel", "Bob");
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
     await expectFile(b.page);
-    await a.page.evaluate((to) => {
-      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
-      const file = new File(
-        Array.from({ length: 16 * 200 }, () => block),
-        "huge.bin",
-      ); // 200 MiB
-      const transfer = window.mesh.room.sendFile(file, { to });
-      window.outgoing = {
-        transfer,
-        outcome: transfer.done.then(
-          () => "done",
-          (error: Error) => error.message,
-        ),
-      };
-    }, b.id);
+    await startLargeTransfer(a.page, b.id);
     await b.page.waitForFunction(() => (window.incoming?.loaded ?? 0) > 0);
     await b.page.evaluate(() => window.incoming?.cancel());
     expect(await a.page.evaluate(() => window.outgoing.outcome)).toBe("the receiver cancelled");

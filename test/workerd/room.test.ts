@@ -67,6 +67,15 @@ for (const evicted of [false, true]) {
       return { a, b };
     }
 
+    /** A pair, then a third peer that both of them have seen join. */
+    async function trio(room: string) {
+      const { a, b } = await pair(room);
+      const c = await Peer.join(room);
+      await a.next("peer-joined");
+      await b.next("peer-joined");
+      return { a, b, c };
+    }
+
     describe("welcome and roster", () => {
       it("welcomes the first peer with an id, a resume token, no peers and the ICE config", async () => {
         const room = freshRoom();
@@ -214,10 +223,7 @@ for (const evicted of [false, true]) {
 
       it("keeps readiness per ordered pair", async () => {
         const room = freshRoom();
-        const { a, b } = await pair(room);
-        const c = await Peer.join(room);
-        await a.next("peer-joined");
-        await b.next("peer-joined");
+        const { a, b, c } = await trio(room);
         b.send({ type: "ready", to: a.welcome.id }); // b is ready for a, not for c
         c.send(candidate(b.welcome.id, 1));
         a.send(candidate(b.welcome.id, 2));
@@ -390,10 +396,7 @@ for (const evicted of [false, true]) {
 
       it("holds peer-left for an away peer", async () => {
         const room = freshRoom();
-        const { a, b } = await pair(room);
-        const c = await Peer.join(room);
-        await a.next("peer-joined");
-        await b.next("peer-joined");
+        const { a, b, c } = await trio(room);
         await dropConnection(a, [b, c]);
         c.send({ type: "leave" });
         await c.closed;
@@ -488,10 +491,7 @@ for (const evicted of [false, true]) {
 
       it("keeps the alarm at the earliest of several deadlines, and moves it on after an expiry", async () => {
         const room = freshRoom();
-        const { a, b } = await pair(room);
-        const c = await Peer.join(room);
-        await a.next("peer-joined");
-        await b.next("peer-joined");
+        const { a, b, c } = await trio(room);
         await dropConnection(a, [b, c]);
         await dropConnection(c, [b]);
         await step(room);
@@ -543,10 +543,7 @@ for (const evicted of [false, true]) {
 
       it("expires an away peer whose queue would overflow, and tells the sender queue-full", async () => {
         const room = freshRoom();
-        const { a, b } = await pair(room);
-        const c = await Peer.join(room);
-        await a.next("peer-joined");
-        await b.next("peer-joined");
+        const { a, b, c } = await trio(room);
         await dropConnection(a, [b, c]);
         await step(room);
         // 256 frames fit (two senders, to stay inside each one's rate limit).
