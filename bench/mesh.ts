@@ -10,8 +10,8 @@ import type { Browser, Page } from "playwright-core";
 import { startBareRelay } from "./bare/relay.ts";
 import { median, ratio } from "./lib.ts";
 
-type Variant = "rendezvous" | "bare-parallel" | "bare-serial";
-const VARIANTS: Variant[] = ["rendezvous", "bare-parallel", "bare-serial"];
+type Variant = "rendezvous" | "bare-parallel" | "bare-serial" | "bare-over-do";
+const VARIANTS: Variant[] = ["rendezvous", "bare-parallel", "bare-serial", "bare-over-do"];
 
 interface PageTimes {
   joinedAt: number;
@@ -21,7 +21,7 @@ interface PageTimes {
 declare global {
   interface Window {
     bare: PageTimes;
-    bareJoin(room: string, serial: boolean): Promise<void>;
+    bareJoin(room: string, serial: boolean, server?: string): Promise<void>;
     timing: PageTimes;
   }
 }
@@ -36,19 +36,19 @@ export interface MeshRun {
 async function formOnce(
   browser: Browser,
   variant: Variant,
-  base: string,
+  urls: { page: string; relay?: string },
   peers: number,
   room: string,
 ): Promise<number> {
   const contexts = await Promise.all(Array.from({ length: peers }, () => browser.newContext()));
   try {
     const pages = await Promise.all(contexts.map((context) => context.newPage()));
-    await Promise.all(pages.map((page) => page.goto(`${base}/`)));
+    await Promise.all(pages.map((page) => page.goto(`${urls.page}/`)));
     if (variant === "rendezvous") {
       // A string: this module never imports the library itself.
       await Promise.all(pages.map((page) => page.evaluate('import("/mesh.js").then((m) => { window.meshLib = m; })')));
     }
-    await Promise.all(pages.map((page) => startJoin(page, variant, room)));
+    await Promise.all(pages.map((page) => startJoin(page, variant, room, urls.relay)));
     await Promise.all(
       pages.map((page) =>
         page.waitForFunction((n) => (window.timing ?? window.bare).connectedAt.length >= n, peers - 1, {
@@ -63,13 +63,13 @@ async function formOnce(
   }
 }
 
-function startJoin(page: Page, variant: Variant, room: string): Promise<void> {
+function startJoin(page: Page, variant: Variant, room: string, relay?: string): Promise<void> {
   if (variant !== "rendezvous") {
     return page.evaluate(
-      ({ room, serial }) => {
-        void window.bareJoin(room, serial);
+      ({ room, serial, relay }) => {
+        void window.bareJoin(room, serial, relay);
       },
-      { room, serial: variant === "bare-serial" },
+      { room, serial: variant === "bare-serial", relay },
     );
   }
   return page.evaluate(
@@ -81,9 +81,15 @@ function startJoin(page: Page, variant: Variant, room: string): Promise<void> {
   );
 }
 
+/**
+ * `ceilingUrl` serves the no-logic relay Durable Object under the same
+ * wrangler dev setup: the bare page over it separates what the local
+ * platform costs from what our room costs.
+ */
 export async function measureMesh(
   browser: Browser,
   oursUrl: string,
+  ceilingUrl: string,
   options: { sizes: number[]; rounds: number },
 ): Promise<{ runs: MeshRun[]; summary: string[] }> {
   const bare = await startBareRelay();
@@ -92,9 +98,14 @@ export async function measureMesh(
     for (let pass = 0; pass < options.rounds; pass++) {
       for (const peers of options.sizes) {
         for (const variant of VARIANTS) {
-          const base = variant === "rendezvous" ? oursUrl : bare.url;
+          const urls =
+            variant === "rendezvous"
+              ? { page: oursUrl }
+              : variant === "bare-over-do"
+                ? { page: bare.url, relay: ceilingUrl }
+                : { page: bare.url };
           const room = `mesh-${variant}-${peers}-${pass}-${Date.now()}`;
-          const ms = await formOnce(browser, variant, base, peers, room);
+          const ms = await formOnce(browser, variant, urls, peers, room);
           process.stderr.write(`mesh: ${variant} N=${peers} round ${pass + 1}: ${ms} ms\n`);
           runs.push({ variant, peers, ms });
         }
@@ -108,13 +119,14 @@ export async function measureMesh(
   const summary = [
     `### Mesh formation in Chromium (first join → last connection, ms; medians of ${options.rounds} interleaved rounds)`,
     "",
-    "| N | Rendezvous | bare relay, parallel (a) | bare relay, serialized (b) | ours / (a) | ours / (b) |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| N | Rendezvous | bare relay, parallel (a) | bare relay, serialized (b) | bare page over the no-logic DO (c) | ours / (a) | ours / (b) | ours / (c) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...options.sizes.map((n) => {
       const ours = med("rendezvous", n);
       const parallel = med("bare-parallel", n);
       const serial = med("bare-serial", n);
-      return `| ${n} | ${ours} | ${parallel} | ${serial} | ${ratio(ours, parallel)} | ${ratio(ours, serial)} |`;
+      const overDo = med("bare-over-do", n);
+      return `| ${n} | ${ours} | ${parallel} | ${serial} | ${overDo} | ${ratio(ours, parallel)} | ${ratio(ours, serial)} | ${ratio(ours, overDo)} |`;
     }),
     "",
   ];

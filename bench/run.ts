@@ -3,7 +3,7 @@
  * run, interleaved (A B A B …), reported as medians and ratios. Raw results
  * go to bench/results/<date>.json; a Markdown summary is printed at the end.
  *
- *   node bench/run.ts [--quick] [--only=signaling,join,mesh,files,sizes]
+ *   node bench/run.ts [--quick] [--only=signaling,join,mesh,files,sizes] [--rounds=N]
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -24,6 +24,9 @@ const only = args
   ?.slice(7)
   .split(",");
 const wanted = (part: string) => !only || only.includes(part);
+const roundsFlag = Number(args.find((arg) => arg.startsWith("--rounds="))?.slice(9));
+/** Rounds for a part: its default, or --rounds=N for every part. */
+const rounds = (fallback: number) => (Number.isInteger(roundsFlag) && roundsFlag > 0 ? roundsFlag : fallback);
 
 /** Raised for the run so the load generator measures the server, not our flood limits. */
 const BENCH_VARS = { RATE_LIMIT_PER_SECOND: "1000000", RATE_LIMIT_BURST: "1000000" };
@@ -80,11 +83,11 @@ async function signalingPart(targets: Target[]): Promise<void> {
   const options = quick
     ? { rooms: 4, peersPerRoom: 4, paced: 1_000, rate: 1_000, burst: 1_000 }
     : { rooms: 10, peersPerRoom: 4, paced: 5_000, rate: 1_000, burst: 5_000 };
-  const rounds = quick ? 1 : 3;
+  const passes = rounds(quick ? 1 : 3);
   const runs: LoadResult[] = [];
-  for (let pass = 0; pass < rounds; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     for (const target of targets) {
-      process.stderr.write(`signaling: ${target.name}, round ${pass + 1}/${rounds}\n`);
+      process.stderr.write(`signaling: ${target.name}, round ${pass + 1}/${passes}\n`);
       runs.push(await runLoad(target, options, `load-${pass}`));
     }
   }
@@ -114,7 +117,7 @@ async function signalingPart(targets: Target[]): Promise<void> {
     cpuPerMessageVsCeiling: ratioOf(ceiling, (r) => r.unthrottled.cpuMsPerMessage),
   };
   report.summary.push(
-    `### Signaling relay (${options.rooms} rooms × ${options.peersPerRoom} peers; ${options.paced} messages at ${options.rate}/s, then ${options.burst} unthrottled; medians of ${rounds} interleaved rounds; zero loss verified)`,
+    `### Signaling relay (${options.rooms} rooms × ${options.peersPerRoom} peers; ${options.paced} messages at ${options.rate}/s, then ${options.burst} unthrottled; medians of ${passes} interleaved rounds; zero loss verified)`,
     "",
     "| server | joins/s | paced p50 ms | paced p95 ms | paced p99 ms | unthrottled msgs/s | unthrottled p50 ms | unthrottled p99 ms | server CPU ms/msg | server RSS MiB |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -126,9 +129,9 @@ async function signalingPart(targets: Target[]): Promise<void> {
 }
 
 async function joinPart(ours: Target, ceiling: Target): Promise<void> {
-  const rounds = quick ? 1 : 5;
+  const passes = rounds(quick ? 1 : 5);
   const runs: { target: string; p50: number; p99: number }[] = [];
-  for (let pass = 0; pass < rounds; pass++) {
+  for (let pass = 0; pass < passes; pass++) {
     for (const target of [ours, ceiling]) {
       const joined = await joinAll(target, { rooms: 50, peersPerRoom: 4 }, `join-${pass}`);
       for (const peer of joined.peers) peer.socket.terminate();
@@ -139,7 +142,7 @@ async function joinPart(ours: Target, ceiling: Target): Promise<void> {
   report.parts.join = runs;
   const med = (name: string, key: "p50" | "p99") => median(runs.filter((r) => r.target === name).map((r) => r[key]));
   report.summary.push(
-    `### Join latency (200 peers joining 50 rooms at once, upgrade → welcome, medians of ${rounds} interleaved rounds)`,
+    `### Join latency (200 peers joining 50 rooms at once, upgrade → welcome, medians of ${passes} interleaved rounds)`,
     "",
     "| server | p50 ms | p99 ms |",
     "| --- | --- | --- |",
@@ -180,20 +183,25 @@ async function main(): Promise<void> {
       const [oursTarget, ceilingTarget] = targets;
       if (wanted("join") && oursTarget && ceilingTarget) await joinPart(oursTarget, ceilingTarget);
     }
-    if (ours && (wanted("mesh") || wanted("files"))) {
+    if (ours && ceiling && (wanted("mesh") || wanted("files"))) {
       const browser = await launchBrowser();
       try {
         if (wanted("mesh")) {
           const mesh = await measureMesh(
             browser,
             ours.url,
-            quick ? { sizes: [2, 8], rounds: 1 } : { sizes: [2, 4, 6, 8], rounds: 5 },
+            ceiling.url,
+            quick ? { sizes: [2, 8], rounds: rounds(1) } : { sizes: [2, 4, 6, 8], rounds: rounds(5) },
           );
           report.parts.mesh = mesh.runs;
           report.summary.push(...mesh.summary);
         }
         if (wanted("files")) {
-          const files = await measureFiles(browser, ours.url, quick ? { mib: 16, rounds: 1 } : { mib: 64, rounds: 3 });
+          const files = await measureFiles(
+            browser,
+            ours.url,
+            quick ? { mib: 16, rounds: rounds(1) } : { mib: 64, rounds: rounds(3) },
+          );
           report.parts.files = files.runs;
           report.summary.push(...files.summary);
         }

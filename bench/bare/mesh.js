@@ -1,12 +1,16 @@
 // The minimal mesh page of the baselines: one RTCPeerConnection and data
 // channel per pair, candidates buffered until the remote description is set.
-// `window.bareJoin(room, serial)` joins; `window.bare` records the timings.
+// `window.bareJoin(room, serial, server?)` joins, through the bare relay or,
+// given `server`, through the no-logic relay Durable Object; `window.bare`
+// records the timings.
 window.bare = { joinedAt: 0, connectedAt: [] };
 
-window.bareJoin = (room, serial) =>
+window.bareJoin = (room, serial, server) =>
   new Promise((resolve) => {
     const socket = new WebSocket(
-      `${location.origin.replace("http", "ws")}/?room=${room}&mode=${serial ? "serial" : "parallel"}`,
+      server
+        ? `${server.replace("http", "ws")}/r/${room}/ws`
+        : `${location.origin.replace("http", "ws")}/?room=${room}&mode=${serial ? "serial" : "parallel"}`,
     );
     const links = new Map();
     window.bare.joinedAt = Date.now();
@@ -36,8 +40,10 @@ window.bareJoin = (room, serial) =>
       const message = JSON.parse(data);
       if (message.type === "welcome") {
         // The newcomer offers to everyone; serially, one pair at a time, and says when it is done.
-        if (serial) for (const id of message.peers) await offer(id);
-        else await Promise.all(message.peers.map(offer));
+        // The relay DO lists peers as {id, name}; the bare relay as ids.
+        const peers = message.peers.map((peer) => (typeof peer === "string" ? peer : peer.id));
+        if (serial) for (const id of peers) await offer(id);
+        else await Promise.all(peers.map(offer));
         if (serial) send({ type: "onboarded" });
         resolve();
       } else if (message.type === "offer") {
