@@ -149,6 +149,64 @@ describeWithBrowser("the mesh library in Chromium", () => {
     await Promise.all([a.page.context().close(), b.page.context().close()]);
   });
 
+  it("detects a file corrupted on the way, on both sides", async () => {
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-corrupt", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-corrupt", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await expectFile(b.page);
+    const outcome = await a.page.evaluate(async (to) => {
+      // The network flips one byte of the fifth chunk of the file.
+      const send = RTCDataChannel.prototype.send;
+      let chunks = 0;
+      RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: never) {
+        const bytes = data as unknown;
+        if (this.label.startsWith("file:") && bytes instanceof Uint8Array && ++chunks === 5) {
+          const copy = bytes.slice();
+          copy[100] = (copy[100] ?? 0) ^ 0xff;
+          return send.call(this, copy);
+        }
+        return send.call(this, data);
+      };
+      const parts = Array.from({ length: 32 }, () => crypto.getRandomValues(new Uint8Array(64 * 1024)));
+      const transfer = window.mesh.room.sendFile(new File(parts, "fragile.bin"), { to });
+      return transfer.done.then(
+        () => "done",
+        (error: Error) => error.message,
+      );
+    }, b.id);
+    expect(outcome).toBe("the file arrived corrupted");
+    expect(await b.page.evaluate(() => window.incoming?.state)).toBe("failed");
+    expect(await b.page.evaluate(() => window.mesh.events.some((e) => e.type === "file"))).toBe(false);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
+  it("paces a large file by the channel's buffer, never queueing the file at once", async () => {
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-pace", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-pace", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await expectFile(b.page);
+    const peakBuffered = await a.page.evaluate(async (to) => {
+      const send = RTCDataChannel.prototype.send;
+      let peak = 0;
+      RTCDataChannel.prototype.send = function (this: RTCDataChannel, data: never) {
+        if (this.label.startsWith("file:")) peak = Math.max(peak, this.bufferedAmount);
+        return send.call(this, data);
+      };
+      const block = crypto.getRandomValues(new Uint8Array(64 * 1024));
+      const file = new File(
+        Array.from({ length: 16 * 48 }, () => block),
+        "paced.bin",
+      ); // 48 MiB
+      await window.mesh.room.sendFile(file, { to }).done;
+      return peak;
+    }, b.id);
+    expect((await b.page.evaluate(() => window.received)).size).toBe(48 * 1024 * 1024);
+    // The high-water mark is 4 MiB; one chunk may go on top of it.
+    expect(peakBuffered).toBeGreaterThan(0);
+    expect(peakBuffered).toBeLessThanOrEqual(4 * 1024 * 1024 + 64 * 1024);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
   it("keeps sending to the others when one of several receivers cancels", async () => {
     const [a, b, c] = await Promise.all(
       ["Ann", "Bob", "Cy"].map((name) => joinWithLibrary(stack.browser, stack.server.url, "lib-multi", name)),
