@@ -69,9 +69,24 @@ export class Signaling {
 
   /** Leaves the room for good. */
   leave(): void {
-    this.send({ type: "leave" });
+    if (!this.send({ type: "leave" }) && this.#resume) this.#leaveFromAfar(this.#resume);
     this.#socket?.close(CloseCode.left);
     this.#finish();
+  }
+
+  /**
+   * Signaling is down while we leave: resume on a one-off socket just to say
+   * `leave`, or the others would wait out the grace period. Gives up after a
+   * while if the room cannot be reached.
+   */
+  #leaveFromAfar(resume: string): void {
+    const socket = new WebSocket(this.url(resume));
+    const giveUp = setTimeout(() => socket.close(), WELCOME_WITHIN_MS);
+    socket.onmessage = ({ data }) => {
+      const message = v.safeParse(ServerMessage, parseJson(data));
+      if (message.success && message.output.type === "welcome") socket.send(JSON.stringify({ type: "leave" }));
+    };
+    socket.onclose = () => clearTimeout(giveUp);
   }
 
   #connect(): void {

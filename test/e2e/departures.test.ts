@@ -63,6 +63,27 @@ describeWithBrowser("departures", () => {
   const signalingStates = (peer: MeshPeer) =>
     peer.page.evaluate(() => window.mesh.events.filter((e) => e.type === "signaling").map((e) => e.detail.state));
 
+  it("still tells everyone at once when a peer leaves while its signaling is reconnecting", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "leave-offline", "Ann", async (page) => {
+      tap = await SignalingTap.install(page, "leave-offline");
+    });
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "leave-offline", "Bob");
+    await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
+    if (!tap) throw new Error("no tap");
+    tap.refuse = true;
+    await tap.cut();
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "reconnecting");
+    tap.refuse = false;
+    const leftAt = await ann.page.evaluate(() => {
+      window.mesh.room.leave();
+      return Date.now();
+    });
+    // Well inside the two-second grace period: the room heard the leave.
+    const seenAt = await seenLeaving(bob, ann.id, 1_000);
+    expect(seenAt - leftAt).toBeLessThan(1_000);
+  });
+
   it("abandons a socket whose pong stops coming, and resumes on a new one", async () => {
     let tap: SignalingTap | undefined;
     const ann = await joinWithLibrary(stack.browser, stack.server.url, "dead-socket", "Ann", async (page) => {
