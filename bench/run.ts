@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import { launchBrowser } from "../test/e2e/chromium.ts";
 import { DevServer } from "../test/e2e/server.ts";
 import { measureFiles } from "./files.ts";
-import { median, round } from "./lib.ts";
+import { median, percentile, round } from "./lib.ts";
 import { measureMesh } from "./mesh.ts";
 import { joinAll, type LoadResult, peerjsTarget, rendezvousTarget, runLoad, type Target } from "./signaling.ts";
 import { measureSizes } from "./sizes.ts";
@@ -135,8 +135,12 @@ async function joinPart(ours: Target, ceiling: Target): Promise<void> {
     for (const target of [ours, ceiling]) {
       const joined = await joinAll(target, { rooms: 50, peersPerRoom: 4 }, `join-${pass}`);
       for (const peer of joined.peers) peer.socket.terminate();
-      const sorted = joined.latencies;
-      runs.push({ target: target.name, p50: round2(percentileOf(sorted, 50)), p99: round2(percentileOf(sorted, 99)) });
+      const { latencies } = joined;
+      runs.push({
+        target: target.name,
+        p50: round(percentile(latencies, 50), 2),
+        p99: round(percentile(latencies, 99), 2),
+      });
     }
   }
   report.parts.join = runs;
@@ -149,15 +153,6 @@ async function joinPart(ours: Target, ceiling: Target): Promise<void> {
     ...[ours, ceiling].map((t) => `| ${t.name} | ${med(t.name, "p50")} | ${med(t.name, "p99")} |`),
     "",
   );
-}
-
-function round2(value: number): number {
-  return round(value, 2);
-}
-
-function percentileOf(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 }
 
 async function main(): Promise<void> {
