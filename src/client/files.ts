@@ -6,7 +6,7 @@
  * either side may send `file-cancel`.
  *
  * Neither side ever holds the file at once: the sender reads 1 MiB slices,
- * the receiver folds chunks into 8 MiB Blob segments (which the browser may
+ * the receiver folds 1 MiB blocks into 8 MiB Blob segments (which the browser may
  * keep out of the page's memory). The digest is a hash list, computed by
  * WebCrypto off the main thread: SHA-256 over the SHA-256 of each 1 MiB block.
  */
@@ -20,21 +20,22 @@ export type TransferState = "active" | "done" | "cancelled" | "failed";
 const CHUNK = 64 * 1024;
 /** Read size on the sender, and the hash list's block size on both sides. */
 const BLOCK = 1024 * 1024;
-const SEGMENT = 8 * 1024 * 1024;
+/** Blocks folded into one Blob segment on the receiver (8 MiB). */
+const BLOCKS_PER_SEGMENT = 8;
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const PROGRESS_STEP = 1024 * 1024;
 
-/**
- * One transfer, sending or receiving. Dispatches `progress` events
- * ({loaded, total}) and `end` ({state}); `done` settles with the outcome.
- */
 /** The events a transfer dispatches, each a CustomEvent with this `detail`. */
 export interface TransferEvents {
   progress: { loaded: number; total: number };
   end: { state: Exclude<TransferState, "active"> };
 }
 
+/**
+ * One transfer, sending or receiving. Dispatches `progress` events
+ * ({loaded, total}) and `end` ({state}); `done` settles with the outcome.
+ */
 export class Transfer extends TypedEventTarget<TransferEvents> {
   state: TransferState = "active";
   loaded = 0;
@@ -161,11 +162,12 @@ export function receiveFile(
   channel.binaryType = "arraybuffer";
   let transfer: Transfer | null = null;
   const digests = new HashList();
-  let block: ArrayBuffer[] = [];
-  let blockBytes = 0;
+  /** Chunks of the block being filled. */
+  let pending: ArrayBuffer[] = [];
+  let pendingBytes = 0;
+  /** Sealed blocks not yet folded into a segment. */
+  let blocks: Uint8Array<ArrayBuffer>[] = [];
   const segments: Blob[] = [];
-  let parts: ArrayBuffer[] = [];
-  let partBytes = 0;
 
   channel.onmessage = ({ data }) => {
     if (!transfer) {
@@ -180,54 +182,56 @@ export function receiveFile(
     }
     if (transfer.state !== "active") return;
     if (data instanceof ArrayBuffer) {
-      hashBytes(data);
-      parts.push(data);
-      partBytes += data.byteLength;
-      if (partBytes >= SEGMENT) {
-        segments.push(new Blob(parts));
-        parts = [];
-        partBytes = 0;
-      }
       if (transfer.loaded + data.byteLength > transfer.size) return fail(transfer);
+      take(data);
       return transfer.progress(transfer.loaded + data.byteLength);
     }
     const control = parseControl(data);
     if (control?.type === "file-cancel") transfer.finish("cancelled", "the sender cancelled");
     else if (control?.type === "file-end") void verify(transfer, control.sha256);
   };
+  channel.onclose = () => transfer?.finish("failed", "the connection closed during the transfer");
 
-  /** Feeds the hash list in exact 1 MiB blocks, whatever sizes the chunks come in. */
-  function hashBytes(data: ArrayBuffer): void {
+  /** Cuts the bytes into exact 1 MiB blocks, whatever sizes the chunks come in. */
+  function take(data: ArrayBuffer): void {
     for (let at = 0; at < data.byteLength; ) {
-      const take = Math.min(BLOCK - blockBytes, data.byteLength - at);
-      block.push(take === data.byteLength ? data : data.slice(at, at + take));
-      blockBytes += take;
-      at += take;
-      if (blockBytes === BLOCK) {
-        digests.add(joined(block));
-        block = [];
-        blockBytes = 0;
-      }
+      const size = Math.min(BLOCK - pendingBytes, data.byteLength - at);
+      pending.push(size === data.byteLength ? data : data.slice(at, at + size));
+      pendingBytes += size;
+      at += size;
+      if (pendingBytes === BLOCK) seal();
+    }
+  }
+
+  /** One block: its digest joins the hash list, its bytes the file. */
+  function seal(): void {
+    const block = joined(pending);
+    digests.add(block);
+    blocks.push(block);
+    pending = [];
+    pendingBytes = 0;
+    if (blocks.length === BLOCKS_PER_SEGMENT) {
+      segments.push(new Blob(blocks));
+      blocks = [];
     }
   }
 
   function release(): void {
     segments.length = 0;
-    parts = [];
-    block = [];
+    blocks = [];
+    pending = [];
   }
 
   async function verify(active: Transfer, expected: string): Promise<void> {
-    if (blockBytes > 0) digests.add(joined(block));
+    if (pendingBytes > 0) seal();
     const intact = active.loaded === active.size && expected === (await digests.hex());
     if (active.state !== "active") return; // cancelled while the digest was computed
     if (!intact) return fail(active);
     sendControl(channel, { type: "file-received" });
-    const blob = new Blob([...segments, ...parts], { type: active.type });
+    const blob = new Blob([...segments, ...blocks], { type: active.type });
     active.finish("done");
     complete(active, blob);
   }
-  channel.onclose = () => transfer?.finish("failed", "the connection closed during the transfer");
 
   function fail(active: Transfer): void {
     sendControl(channel, { type: "file-corrupt" });
