@@ -110,19 +110,21 @@ export class Link {
    */
   #resendNow(): void {
     const local = this.pc.localDescription;
-    const pending = this.pc.signalingState === "have-local-offer";
-    if (!local || (!pending && this.#state === "connected")) return;
-    if (pending) this.signal({ type: "offer", to: this.remoteId, sdp: local.sdp });
-    else if (this.pc.signalingState !== "stable")
-      return; // an offer of theirs is being answered right now
-    else if (local.type === "answer") this.signal({ type: "answer", to: this.remoteId, sdp: local.sdp });
-    else this.signal({ type: "ready", to: this.remoteId });
+    if (!local) return;
+    if (this.pc.signalingState === "have-local-offer") {
+      this.signal({ type: "offer", to: this.remoteId, sdp: local.sdp });
+    } else if (this.#state === "connected" || this.pc.signalingState !== "stable") {
+      return; // nothing was lost, or an offer of theirs is being answered right now
+    } else if (local.type === "answer") {
+      this.signal({ type: "answer", to: this.remoteId, sdp: local.sdp });
+    } else {
+      this.signal({ type: "ready", to: this.remoteId });
+    }
     for (const candidate of this.#candidates) this.signal({ type: "candidate", to: this.remoteId, candidate });
   }
 
   close(): void {
-    clearTimeout(this.#restartTimer);
-    clearTimeout(this.#giveUpTimer);
+    this.#stopTimers();
     if (this.#chat) this.#chat.onclose = null; // we are closing it: no state to report
     this.#chat?.close();
     this.pc.close();
@@ -186,11 +188,10 @@ export class Link {
     }
   }
 
+  /** Up (again): ICE connects and the chat channel is open. Said once per connection, not per ICE event. */
   #recovered(): void {
-    clearTimeout(this.#restartTimer);
-    clearTimeout(this.#giveUpTimer);
-    this.#restartTimer = undefined;
-    this.#giveUpTimer = undefined;
+    if (this.#state === "connected") return;
+    this.#stopTimers();
     this.signal({ type: "done", to: this.remoteId });
     this.#setState("connected");
   }
@@ -208,9 +209,15 @@ export class Link {
   }
 
   #fail(): void {
+    this.#stopTimers();
+    this.#setState("failed");
+  }
+
+  #stopTimers(): void {
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#giveUpTimer);
-    this.#setState("failed");
+    this.#restartTimer = undefined;
+    this.#giveUpTimer = undefined;
   }
 
   #setState(state: LinkState): void {
