@@ -115,7 +115,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
 
   leave(): void {
     this.#signaling.leave();
-    for (const id of [...this.#links.keys()]) this.#drop(id);
+    this.#dropAll();
   }
 
   /** The links that may carry data: one named peer (which must be connected) or all connected ones. */
@@ -139,7 +139,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     // A new identity (first join, or our old one expired): start over as the newcomer, who offers.
     // Our old identity may still be in the roster (its welcome got lost): it will expire, never offer to it.
     const previous = this.id;
-    for (const id of [...this.#links.keys()]) this.#drop(id);
+    this.#dropAll();
     this.id = welcome.id;
     for (const peer of welcome.peers) if (peer.id !== previous) this.#add(peer, true);
   }
@@ -185,6 +185,10 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);
     this.emit("peer-join", { peer });
+  }
+
+  #dropAll(): void {
+    for (const id of [...this.#links.keys()]) this.#drop(id);
   }
 
   #drop(id: string): void {

@@ -83,8 +83,7 @@ export class Signaling {
     const socket = new WebSocket(this.url(resume));
     const giveUp = setTimeout(() => socket.close(), WELCOME_WITHIN_MS);
     socket.onmessage = ({ data }) => {
-      const message = v.safeParse(ServerMessage, parseJson(data));
-      if (message.success && message.output.type === "welcome") socket.send(JSON.stringify({ type: "leave" }));
+      if (parseFrame(data)?.type === "welcome") socket.send(JSON.stringify({ type: "leave" }));
     };
     socket.onclose = () => clearTimeout(giveUp);
   }
@@ -103,12 +102,11 @@ export class Signaling {
       clearTimeout(this.#pongTimer);
       return;
     }
-    const parsed = typeof data === "string" ? v.safeParse(ServerMessage, parseJson(data)) : null;
-    if (!parsed?.success) {
+    const message = parseFrame(data);
+    if (!message) {
       this.on.error("protocol", "the server sent a frame outside the protocol");
       return;
     }
-    const message = parsed.output;
     if (message.type === "welcome") {
       clearTimeout(this.#welcomeTimer);
       this.#resume = message.resume;
@@ -174,4 +172,10 @@ export class Signaling {
     this.#state = state;
     this.on.state(state);
   }
+}
+
+/** A frame from the server, parsed by the protocol's schema; null when it is not one. */
+function parseFrame(data: unknown): ServerMessage | null {
+  const result = v.safeParse(ServerMessage, parseJson(data));
+  return result.success ? result.output : null;
 }
