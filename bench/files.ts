@@ -15,6 +15,12 @@ interface FileRun {
   receiverPeakHeapMiB: number;
 }
 
+/** Page script: waits until window.raw has gathered every candidate (the raw baseline does not trickle). */
+const GATHERED = `await new Promise((r) => {
+      if (window.raw.iceGatheringState === "complete") r();
+      else window.raw.onicegatheringstatechange = () => window.raw.iceGatheringState === "complete" && r();
+    });`;
+
 /** In both pages: the library, a room, and a raw channel set up by the harness (non-trickle). */
 async function setUp(browser: Browser, base: string): Promise<{ sender: Page; receiver: Page; receiverId: string }> {
   const pages = await Promise.all([0, 1].map(async () => (await browser.newContext()).newPage()));
@@ -36,7 +42,7 @@ async function setUp(browser: Browser, base: string): Promise<{ sender: Page; re
     window.rawChannel = window.raw.createDataChannel("raw");
     window.rawChannel.binaryType = "arraybuffer";
     await window.raw.setLocalDescription();
-    await new Promise((r) => { if (window.raw.iceGatheringState === "complete") r(); else window.raw.onicegatheringstatechange = () => window.raw.iceGatheringState === "complete" && r(); });
+    ${GATHERED}
     return window.raw.localDescription.sdp;
   })()`);
   const answer = await receiver.evaluate(`(async () => {
@@ -44,7 +50,7 @@ async function setUp(browser: Browser, base: string): Promise<{ sender: Page; re
     window.rawOpen = new Promise((r) => (window.raw.ondatachannel = ({ channel }) => { channel.binaryType = "arraybuffer"; window.rawChannel = channel; channel.onopen = r; }));
     await window.raw.setRemoteDescription({ type: "offer", sdp: ${JSON.stringify(offer)} });
     await window.raw.setLocalDescription();
-    await new Promise((r) => { if (window.raw.iceGatheringState === "complete") r(); else window.raw.onicegatheringstatechange = () => window.raw.iceGatheringState === "complete" && r(); });
+    ${GATHERED}
     return window.raw.localDescription.sdp;
   })()`);
   await sender.evaluate(`(async () => {
