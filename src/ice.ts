@@ -1,6 +1,7 @@
 /**
- * ICE server configuration handed to every peer in `welcome`. Parsed once per
- * isolate from the ICE_SERVERS variable (a JSON array of RTCIceServer).
+ * The static ICE servers (STUN) handed to every peer in `welcome`, parsed from
+ * the ICE_SERVERS variable (a JSON array of RTCIceServer). Short-lived TURN
+ * credentials are issued per peer on top of these: see turn.ts.
  */
 import * as v from "valibot";
 import { type IceServer, IceServer as IceServerSchema } from "./protocol";

@@ -36,6 +36,12 @@ export type ErrorCode = v.InferOutput<typeof ErrorCode>;
 
 const PeerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
 const Sdp = v.string();
+/**
+ * An end-to-end encrypted payload (base64url of IV ‖ AES-GCM ciphertext): what
+ * a keyed room's peers send in place of `sdp` or `candidate`. The server only
+ * routes it; src/client/seal.ts makes and opens it.
+ */
+export const Sealed = v.pipe(v.string(), v.minLength(1), v.regex(/^[A-Za-z0-9_-]+$/, "base64url"));
 
 /** What RTCPeerConnection.addIceCandidate accepts; `null` ends the trickle. */
 export const IceCandidate = v.nullable(
@@ -49,27 +55,47 @@ export const IceCandidate = v.nullable(
 
 // Client → server.
 
+// Each relayed message comes in two forms: plaintext (protocol v1), or sealed
+// (a keyed room). The server treats both alike: it routes on `type` and `to`.
+const RelayedType = v.picklist(["offer", "answer", "candidate"]);
 const Offer = v.object({ type: v.literal("offer"), to: PeerId, sdp: Sdp });
 const Answer = v.object({ type: v.literal("answer"), to: PeerId, sdp: Sdp });
 const Candidate = v.object({ type: v.literal("candidate"), to: PeerId, candidate: IceCandidate });
+const SealedPayload = v.object({ type: RelayedType, to: PeerId, sealed: Sealed });
+/** "Your signaling does not authenticate under my key": relayed, never sealed. */
+const KeyMismatch = v.object({ type: v.literal("key-mismatch"), to: PeerId });
 const Ready = v.object({ type: v.literal("ready"), to: PeerId });
 const Done = v.object({ type: v.literal("done"), to: PeerId });
+/** Asks for fresh ICE servers (TURN credentials) before the current ones expire. */
+const RenewIce = v.object({ type: v.literal("renew-ice") });
 const Leave = v.object({ type: v.literal("leave") });
 
-export const ClientMessage = v.variant("type", [Offer, Answer, Candidate, Ready, Done, Leave]);
+export const ClientMessage = v.variant("type", [
+  Offer,
+  Answer,
+  Candidate,
+  SealedPayload,
+  KeyMismatch,
+  Ready,
+  Done,
+  RenewIce,
+  Leave,
+]);
 export type ClientMessage = v.InferOutput<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage["type"];
 export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set<ClientMessageType>([
   "offer",
   "answer",
   "candidate",
+  "key-mismatch",
   "ready",
   "done",
+  "renew-ice",
   "leave",
 ]);
 
 /** Messages the server relays to `to`, rewriting `to` into `from`. */
-export type RelayedMessage = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" }>;
+export type RelayedMessage = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" | "key-mismatch" }>;
 
 // Server → client.
 
@@ -91,17 +117,23 @@ const Welcome = v.object({
   resumed: v.boolean(),
   peers: v.array(PeerInfo),
   iceServers: v.array(IceServer),
+  /** Seconds until the TURN credentials in `iceServers` expire; absent when nothing expires. */
+  iceServersTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   maxPeers: v.number(),
+});
+/** The answer to `renew-ice`: fresh credentials, as in `welcome`. */
+const IceServers = v.object({
+  type: v.literal("ice-servers"),
+  iceServers: v.array(IceServer),
+  iceServersTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 const PeerJoined = v.object({ type: v.literal("peer-joined"), peer: PeerInfo });
 const PeerLeft = v.object({ type: v.literal("peer-left"), id: PeerId });
 const RelayedOffer = v.object({ type: v.literal("offer"), from: PeerId, sdp: Sdp });
 const RelayedAnswer = v.object({ type: v.literal("answer"), from: PeerId, sdp: Sdp });
-const RelayedCandidate = v.object({
-  type: v.literal("candidate"),
-  from: PeerId,
-  candidate: IceCandidate,
-});
+const RelayedCandidate = v.object({ type: v.literal("candidate"), from: PeerId, candidate: IceCandidate });
+const RelayedSealed = v.object({ type: RelayedType, from: PeerId, sealed: Sealed });
+const RelayedKeyMismatch = v.object({ type: v.literal("key-mismatch"), from: PeerId });
 const ErrorFrame = v.object({
   type: v.literal("error"),
   code: ErrorCode,
@@ -111,14 +143,19 @@ const ErrorFrame = v.object({
 
 export const ServerMessage = v.variant("type", [
   Welcome,
+  IceServers,
   PeerJoined,
   PeerLeft,
   RelayedOffer,
   RelayedAnswer,
   RelayedCandidate,
+  RelayedSealed,
+  RelayedKeyMismatch,
   ErrorFrame,
 ]);
 export type ServerMessage = v.InferOutput<typeof ServerMessage>;
+/** A relayed message as its receiver gets it: `from` instead of `to`. */
+export type PeerFrame = Extract<ServerMessage, { from: string }>;
 export type ErrorFrame = v.InferOutput<typeof ErrorFrame>;
 
 /**

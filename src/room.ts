@@ -2,10 +2,12 @@
  * A room: one Durable Object holding its peers' hibernatable WebSockets.
  *
  * The object runs one event at a time, and no handler awaits between reading
- * and writing room state, so admission and relaying need no lock. Everything
- * that matters is in the SQLite store; memory holds only what may be lost
- * (rate-limit buckets), and the constructor reconciles the store with the
- * sockets that survived, so a wake, an eviction and a restart all look alike.
+ * and writing room state, so admission and relaying need no lock. (The two
+ * awaits, issuing TURN credentials before admission and for `renew-ice`, sit
+ * outside any read-then-write.) Everything that matters is in the SQLite
+ * store; memory holds only what may be lost (rate-limit buckets, when TURN
+ * credentials were last issued), and the constructor reconciles the store with
+ * the sockets that survived, so a wake, an eviction and a restart all look alike.
  */
 import { DurableObject } from "cloudflare:workers";
 import * as v from "valibot";
@@ -18,12 +20,14 @@ import {
   CloseCode,
   type ErrorCode,
   errorFrame,
+  type IceServer,
   type PeerInfo,
   parseDisplayName,
   type RelayedMessage,
   type ServerMessage,
 } from "./protocol";
 import { type PeerRow, RoomStore } from "./store";
+import { type IssuedIce, issueIceServers, issueIceServersForEach } from "./turn";
 
 /** What a hibernatable socket remembers about itself across hibernation. */
 const Attachment = v.object({ peer: v.string(), conn: v.string() });
@@ -31,6 +35,9 @@ type Attachment = v.InferOutput<typeof Attachment>;
 
 /** Outcome of handing a frame to a peer. */
 type Delivery = "sent" | "held" | "overflow";
+
+/** A new resume token, and its hash as stored. */
+type Secret = { token: string; tokenHash: string };
 
 export class Room extends DurableObject<Env> {
   readonly #store: RoomStore;
@@ -41,6 +48,13 @@ export class Room extends DurableObject<Env> {
    * only happens when the room is idle.
    */
   readonly #limiters = new Map<string, RateLimiter>();
+  /**
+   * When each peer was last issued TURN credentials (its welcome, or its last
+   * renew-ice), so that renewals, each possibly an API call, come at most once
+   * per TTL/2. Lost on hibernation like the limiters: that only lets a peer
+   * renew once early.
+   */
+  readonly #iceIssuedAt = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,46 +71,63 @@ export class Room extends DurableObject<Env> {
   override async fetch(request: Request): Promise<Response> {
     const params = new URL(request.url).searchParams;
     const presented = params.get("resume");
-    // Hash before touching state: an await inside admission would let another event interleave.
+    const name = parseDisplayName(params.get("name"));
+    // Every await comes first: one inside admission would let another event interleave.
     const presentedHash = presented ? await hashToken(presented) : null;
-    const token = newResumeToken();
-    const tokenHash = await hashToken(token);
+    const secret = await newSecret();
+    // Admission picks the id only later, so credentials are issued for each id it can pick.
+    const joinId = newPeerId();
+    const issued = await this.#issueBeforeAdmission(presentedHash, name.ok ? joinId : null);
 
     const { 0: client, 1: server } = new WebSocketPair();
     this.#expireDue(Date.now());
     const resumable = presentedHash === null ? null : this.#store.peerByTokenHash(presentedHash);
-    if (resumable) this.#resume(server, resumable, { token, tokenHash });
-    else this.#join(server, params.get("name"), { token, tokenHash });
+    // Always issued: a token hash names the peer looked up before the await, or nobody now.
+    const iceFor = (id: string): IssuedIce => issued.get(id) ?? { iceServers: this.#config.iceServers };
+    if (resumable) this.#resume(server, resumable, secret, iceFor(resumable.id));
+    else if (!name.ok) reject(server, "bad-name", name.message, CloseCode.badName);
+    else this.#join(server, { id: joinId, name: name.name }, secret, iceFor(joinId));
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  #join(socket: WebSocket, rawName: string | null, secret: { token: string; tokenHash: string }): void {
-    const name = parseDisplayName(rawName);
-    if (!name.ok) {
-      reject(socket, "bad-name", name.message, CloseCode.badName);
-      return;
-    }
+  /**
+   * TURN credentials for the peer a presented token resumes, as the store says
+   * now (read only: after the await, admission looks again), and for the new
+   * id a join would get, unless its name already rules the join out. Only the
+   * admitted peer's are ever sent.
+   */
+  async #issueBeforeAdmission(
+    presentedHash: string | null,
+    joinId: string | null,
+  ): Promise<ReadonlyMap<string, IssuedIce>> {
+    const resumeId = presentedHash === null ? null : (this.#store.peerByTokenHash(presentedHash)?.id ?? null);
+    return issueIceServersForEach(
+      this.#config,
+      [resumeId, joinId].filter((id) => id !== null),
+    );
+  }
+
+  #join(socket: WebSocket, peer: PeerInfo, secret: Secret, ice: IssuedIce): void {
     if (this.#store.count() >= this.#config.maxPeers) {
       reject(socket, "room-full", `this room is full (${this.#config.maxPeers} peers)`, CloseCode.roomFull);
       return;
     }
     const others = this.#store.roster();
-    const peer: PeerInfo = { id: newPeerId(), name: name.name };
     const conn = newConnectionId();
     this.#store.addPeer({ ...peer, tokenHash: secret.tokenHash, conn });
     this.#accept(socket, { peer: peer.id, conn });
-    this.#sendWelcome(socket, peer.id, secret.token, false, others);
+    this.#sendWelcome(socket, peer.id, secret.token, false, others, ice);
     for (const other of others) this.#deliver(other.id, { type: "peer-joined", peer }, null);
   }
 
-  #resume(socket: WebSocket, peer: PeerRow, secret: { token: string; tokenHash: string }): void {
+  #resume(socket: WebSocket, peer: PeerRow, secret: Secret, ice: IssuedIce): void {
     const halfOpen = this.#socketOf(peer);
     const conn = newConnectionId();
     this.#store.reconnect(peer.id, secret.tokenHash, conn);
     if (halfOpen) closeSocket(halfOpen, CloseCode.replaced, "replaced by a resumed connection");
     this.#accept(socket, { peer: peer.id, conn });
     const others = this.#store.roster().filter((other) => other.id !== peer.id);
-    this.#sendWelcome(socket, peer.id, secret.token, true, others);
+    this.#sendWelcome(socket, peer.id, secret.token, true, others, ice);
     for (const frame of this.#store.takeHeld(peer.id, "away")) socket.send(frame);
     this.#syncAlarm();
   }
@@ -107,16 +138,24 @@ export class Room extends DurableObject<Env> {
     attachments.set(socket, attachment);
   }
 
-  #sendWelcome(socket: WebSocket, id: string, token: string, resumed: boolean, others: PeerRow[]): void {
+  #sendWelcome(
+    socket: WebSocket,
+    id: string,
+    token: string,
+    resumed: boolean,
+    others: PeerRow[],
+    ice: IssuedIce,
+  ): void {
     send(socket, {
       type: "welcome",
       id,
       resume: token,
       resumed,
       peers: others.map(({ id, name }) => ({ id, name })),
-      iceServers: this.#config.iceServers,
+      ...iceFields(ice),
       maxPeers: this.#config.maxPeers,
     });
+    if (this.#config.turn) this.#iceIssuedAt.set(id, Date.now());
   }
 
   // Lifecycle: disconnects, expiry and removal.
@@ -159,6 +198,7 @@ export class Room extends DurableObject<Env> {
   #remove(id: string): void {
     this.#store.removePeer(id);
     this.#limiters.delete(id);
+    this.#iceIssuedAt.delete(id);
     for (const other of this.#store.roster()) this.#deliver(other.id, { type: "peer-left", id }, null);
     this.#syncAlarm();
   }
@@ -197,7 +237,7 @@ export class Room extends DurableObject<Env> {
     if (!this.#admit(socket, sender)) return;
     const message = parseFrame(data);
     if ("error" in message) send(socket, message.error);
-    else this.#dispatch(socket, sender, message.ok);
+    else await this.#dispatch(socket, sender, message.ok);
   }
 
   /** Applies the rate limit; false when the message must be dropped. */
@@ -219,12 +259,14 @@ export class Room extends DurableObject<Env> {
     return false;
   }
 
-  #dispatch(socket: WebSocket, sender: PeerRow, message: ClientMessage): void {
+  /** Handles a message; only `renew-ice` awaits anything. */
+  #dispatch(socket: WebSocket, sender: PeerRow, message: ClientMessage): Promise<void> | undefined {
     if (message.type === "leave") {
       this.#remove(sender.id);
       closeSocket(socket, CloseCode.left, "left");
       return;
     }
+    if (message.type === "renew-ice") return this.#renewIce(socket, sender);
     const receiver = message.to === sender.id ? null : this.#store.peer(message.to);
     if (!receiver) {
       send(socket, errorFrame("unknown-peer", "`to` is not another peer of this room", message.type));
@@ -232,6 +274,7 @@ export class Room extends DurableObject<Env> {
     }
     switch (message.type) {
       case "offer":
+      case "key-mismatch":
         this.#relay(socket, sender, receiver, message);
         break;
       case "answer":
@@ -250,9 +293,36 @@ export class Room extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Fresh ICE servers for the sender, at most once per TTL/2 (each may be an
+   * API call). Other events run during the await, so the limit is checked and
+   * recorded before it, and after it this touches nothing but the asking
+   * socket, and only while that socket still speaks for its peer.
+   */
+  async #renewIce(socket: WebSocket, sender: PeerRow): Promise<void> {
+    const { turn } = this.#config;
+    if (turn === null) {
+      send(socket, { type: "ice-servers", ...iceFields({ iceServers: this.#config.iceServers }) });
+      return;
+    }
+    const now = Date.now();
+    const intervalMs = (turn.ttlSeconds * 1000) / 2;
+    const last = this.#iceIssuedAt.get(sender.id);
+    if (last !== undefined && now - last < intervalMs) {
+      const wait = Math.ceil((last + intervalMs - now) / 1000);
+      const message = `renew-ice at most once every ${intervalMs / 1000} s (half the credentials' lifetime); retry in ${wait} s`;
+      send(socket, errorFrame("rate-limited", message, "renew-ice"));
+      return;
+    }
+    this.#iceIssuedAt.set(sender.id, now);
+    const ice = await issueIceServers(this.#config, sender.id);
+    const current = this.#store.peer(sender.id);
+    if (current?.conn !== sender.conn || current.awayUntil !== null || socket.readyState !== WebSocket.OPEN) return;
+    send(socket, { type: "ice-servers", ...iceFields(ice) });
+  }
+
   #relay(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): Delivery {
-    const { to: _, ...body } = message;
-    const delivery = this.#deliver(receiver.id, { ...body, from: sender.id }, sender.id);
+    const delivery = this.#deliver(receiver.id, relayed(sender, message), sender.id);
     if (delivery === "overflow") {
       send(socket, errorFrame("queue-full", "the receiver is away and its queue is full; it has left", message.type));
     }
@@ -260,19 +330,13 @@ export class Room extends DurableObject<Env> {
   }
 
   /** ICE holding: a candidate reaches its receiver only once the receiver is ready for the sender. */
-  #relayCandidate(
-    socket: WebSocket,
-    sender: PeerRow,
-    receiver: PeerRow,
-    message: Extract<ClientMessage, { type: "candidate" }>,
-  ): void {
+  #relayCandidate(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): void {
     if (this.#store.isReady(receiver.id, sender.id)) {
       this.#relay(socket, sender, receiver, message);
     } else if (this.#store.heldCount(receiver.id, "pair", sender.id) >= HELD_PER_PAIR) {
       send(socket, errorFrame("queue-full", `at most ${HELD_PER_PAIR} candidates are held per pair`, "candidate"));
     } else {
-      const frame = JSON.stringify({ type: "candidate", from: sender.id, candidate: message.candidate });
-      this.#store.hold(receiver.id, sender.id, "pair", frame, true);
+      this.#store.hold(receiver.id, sender.id, "pair", JSON.stringify(relayed(sender, message)), true);
     }
   }
 
@@ -325,6 +389,24 @@ export class Room extends DurableObject<Env> {
 }
 
 // Frames.
+
+async function newSecret(): Promise<Secret> {
+  const token = newResumeToken();
+  return { token, tokenHash: await hashToken(token) };
+}
+
+/** `iceServersTtl` only when something expires. */
+function iceFields(ice: IssuedIce): { iceServers: IceServer[]; iceServersTtl?: number } {
+  return ice.ttl === undefined
+    ? { iceServers: ice.iceServers }
+    : { iceServers: ice.iceServers, iceServersTtl: ice.ttl };
+}
+
+/** A relayed message as its receiver gets it: `to` replaced by the sender's real id, the rest untouched. */
+function relayed(sender: PeerRow, message: RelayedMessage): ServerMessage {
+  const { to: _, ...body } = message;
+  return { ...body, from: sender.id };
+}
 
 type Parsed = { ok: ClientMessage } | { error: ServerMessage };
 

@@ -7,9 +7,16 @@
  * impolite side and wins a collision; the existing peer is polite and yields.
  * The newcomer also owns recovery: it runs the ICE restarts.
  *
+ * Everything it says to its peer goes out through its codec (plaintext, or
+ * sealed with the room key) and everything it hears comes in through it, in
+ * order. A peer whose signaling does not open under our codec never gets a
+ * connection.
+ *
  * States: connecting → connected ⇄ reconnecting → failed, and closed.
  */
-import type { ClientMessage, IceServer } from "../protocol";
+import type { ClientMessage, IceServer, PeerFrame } from "../protocol";
+import { KeyMismatch, type PairCodec, type PeerSignal } from "./codec";
+import { isRelay, scrubSdp, withoutRelatedAddress } from "./ice";
 
 export type LinkState = "connecting" | "connected" | "reconnecting" | "failed";
 
@@ -19,9 +26,22 @@ export interface LinkEvents {
   chat(text: string): void;
   /** The remote side opened a channel for a file. */
   fileChannel(channel: RTCDataChannel): void;
+  /** A frame from the peer did not open under our codec, or the peer said ours did not under its. */
+  mismatch(): void;
+}
+
+export interface LinkOptions {
+  iceServers: IceServer[];
+  /** Relay-only: gather TURN candidates alone, and let no other address leave the page. */
+  relay: boolean;
 }
 
 type Signal = (message: ClientMessage) => void;
+/** What a link says: payloads for its peer (through the codec), and notes for the server. */
+type Note = { type: "ready" | "done" | "key-mismatch" };
+type Outgoing = PeerSignal | Note;
+const isNote = (message: Outgoing): message is Note =>
+  message.type === "ready" || message.type === "done" || message.type === "key-mismatch";
 
 /** How long ICE may stay `disconnected` before the newcomer restarts it. */
 const DISCONNECTED_GRACE_MS = 2_000;
@@ -40,6 +60,11 @@ export class Link {
   #candidates: (RTCIceCandidateInit | null)[] = [];
   /** Signaling frames are handled one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
+  /** Outgoing frames are encoded one at a time, in order. */
+  #outbox: Promise<void> = Promise.resolve();
+  /** Some frame from the peer opened under our codec: the peer holds our key. */
+  #authenticated = false;
+  #mismatched = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #giveUpTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -47,16 +72,24 @@ export class Link {
     readonly remoteId: string,
     /** True for the newcomer: it offers first, is impolite, and restarts ICE. */
     private readonly initiator: boolean,
-    iceServers: IceServer[],
+    private readonly options: LinkOptions,
+    private readonly codec: PairCodec,
     private readonly signal: Signal,
     private readonly on: LinkEvents,
   ) {
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection({
+      iceServers: options.iceServers,
+      iceTransportPolicy: options.relay ? "relay" : "all",
+    });
     this.pc.onnegotiationneeded = () => this.#offer();
     this.pc.onicecandidate = ({ candidate }) => {
-      const init = candidate ? candidate.toJSON() : null;
+      let init = candidate ? candidate.toJSON() : null;
+      if (options.relay) {
+        if (!isRelay(init)) return;
+        init = withoutRelatedAddress(init);
+      }
       this.#candidates.push(init);
-      this.signal({ type: "candidate", to: remoteId, candidate: init });
+      this.#say({ type: "candidate", candidate: init });
     };
     this.pc.oniceconnectionstatechange = () => this.#iceChanged();
     this.pc.ondatachannel = ({ channel }) => {
@@ -78,19 +111,38 @@ export class Link {
     return true;
   }
 
-  /** A remote offer or answer, applied in order with everything else from signaling. */
-  description(type: "offer" | "answer", sdp: string): void {
-    this.#enqueue(() => this.#applyDescription(type, sdp));
+  /** A frame the peer sent us, decoded and applied in order with everything else from signaling. */
+  receive(frame: PeerFrame): void {
+    if (frame.type === "key-mismatch") {
+      // Only a peer that never proved it holds our key can be one that lacks it.
+      if (!this.#authenticated) this.#mismatch(false);
+      return;
+    }
+    this.#enqueue(async () => {
+      if (this.#mismatched) return;
+      let signal: PeerSignal;
+      try {
+        signal = await this.codec.decode(frame);
+      } catch (error) {
+        if (!(error instanceof KeyMismatch)) throw error;
+        // Before any frame opened, the peer lacks our key; after, this frame was forged or replayed.
+        if (this.#authenticated) this.on.mismatch();
+        else this.#mismatch(true);
+        return;
+      }
+      this.#authenticated = true;
+      if (signal.type === "candidate") await this.#applyCandidate(signal.candidate);
+      else await this.#applyDescription(signal.type, signal.sdp);
+    });
   }
 
-  candidate(candidate: RTCIceCandidateInit | null): void {
+  /** Fresh ICE servers (renewed TURN credentials): new allocations use them. */
+  setIceServers(iceServers: IceServer[]): void {
+    if (this.pc.signalingState === "closed") return;
+    this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    // A relayed path keeps its allocation under the old credentials until it expires: move it now.
     this.#enqueue(async () => {
-      try {
-        await this.pc.addIceCandidate(candidate ?? undefined);
-      } catch (error) {
-        // Candidates for an offer we ignored, or duplicates after a resume, are expected.
-        if (!this.#ignoreOffer && this.pc.signalingState !== "closed") console.debug("candidate not applied", error);
-      }
+      if (await this.#relayed()) this.pc.restartIce();
     });
   }
 
@@ -110,17 +162,17 @@ export class Link {
    */
   #resendNow(): void {
     const local = this.pc.localDescription;
-    if (!local) return;
+    if (!local || this.#mismatched) return;
     if (this.pc.signalingState === "have-local-offer") {
-      this.signal({ type: "offer", to: this.remoteId, sdp: local.sdp });
+      this.#sayDescription("offer", local.sdp);
     } else if (this.#state === "connected" || this.pc.signalingState !== "stable") {
       return; // nothing was lost, or an offer of theirs is being answered right now
     } else if (local.type === "answer") {
-      this.signal({ type: "answer", to: this.remoteId, sdp: local.sdp });
+      this.#sayDescription("answer", local.sdp);
     } else {
-      this.signal({ type: "ready", to: this.remoteId });
+      this.#say({ type: "ready" });
     }
-    for (const candidate of this.#candidates) this.signal({ type: "candidate", to: this.remoteId, candidate });
+    for (const candidate of this.#candidates) this.#say({ type: "candidate", candidate });
   }
 
   close(): void {
@@ -134,13 +186,60 @@ export class Link {
     this.#queue = this.#queue.then(task).catch((error) => console.warn("negotiation step failed", error));
   }
 
+  /** Hands a frame to the codec, then to signaling, in the order said. */
+  #say(message: Outgoing): void {
+    this.#outbox = this.#outbox
+      .then(async () => {
+        this.signal(isNote(message) ? { type: message.type, to: this.remoteId } : await this.codec.encode(message));
+      })
+      .catch((error) => console.warn("signaling frame not sent", error));
+  }
+
+  #sayDescription(type: "offer" | "answer", sdp: string): void {
+    this.#say({ type, sdp: this.options.relay ? scrubSdp(sdp) : sdp });
+  }
+
+  async #applyCandidate(candidate: RTCIceCandidateInit | null): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(candidate ?? undefined);
+    } catch (error) {
+      // Candidates for an offer we ignored, or duplicates after a resume, are expected.
+      if (!this.#ignoreOffer && this.pc.signalingState !== "closed") console.debug("candidate not applied", error);
+    }
+  }
+
+  /** Our signaling and theirs do not share a key: this link never connects. */
+  #mismatch(tell: boolean): void {
+    if (this.#mismatched) return;
+    this.#mismatched = true;
+    // Unsealed on purpose: a peer without our key could read nothing else.
+    if (tell) this.#say({ type: "key-mismatch" });
+    this.#stopTimers();
+    this.pc.close();
+    this.#setState("failed");
+    this.on.mismatch();
+  }
+
+  /** Whether the connection's selected path runs through our TURN relay. */
+  async #relayed(): Promise<boolean> {
+    const stats = await this.pc.getStats();
+    const reports = [...stats.values()] as unknown[];
+    // Chromium names the selected pair on the transport; Firefox marks the pair itself.
+    const transport = reports.find((report) => isStats(report, "transport"));
+    const pair = isStats(transport, "transport")
+      ? (stats.get(String(transport.selectedCandidatePairId)) as unknown)
+      : reports.find((report) => isStats(report, "candidate-pair") && report.selected === true);
+    if (!isStats(pair, "candidate-pair")) return false;
+    const local = stats.get(String(pair.localCandidateId)) as unknown;
+    return isStats(local, "local-candidate") && local.candidateType === "relay";
+  }
   async #offer(): Promise<void> {
     try {
       this.#makingOffer = true;
       this.#candidates = [];
       await this.pc.setLocalDescription();
       const sdp = this.pc.localDescription?.sdp;
-      if (sdp) this.signal({ type: "offer", to: this.remoteId, sdp });
+      if (sdp) this.#sayDescription("offer", sdp);
     } finally {
       this.#makingOffer = false;
     }
@@ -162,10 +261,10 @@ export class Link {
       this.#candidates = [];
       await pc.setLocalDescription();
       const answer = pc.localDescription?.sdp;
-      if (answer) this.signal({ type: "answer", to: this.remoteId, sdp: answer });
+      if (answer) this.#sayDescription("answer", answer);
     } else {
       // The room now delivers the candidates it held for us.
-      this.signal({ type: "ready", to: this.remoteId });
+      this.#say({ type: "ready" });
     }
   }
 
@@ -192,7 +291,7 @@ export class Link {
   #recovered(): void {
     if (this.#state === "connected") return;
     this.#stopTimers();
-    this.signal({ type: "done", to: this.remoteId });
+    this.#say({ type: "done" });
     this.#setState("connected");
   }
 
@@ -225,4 +324,9 @@ export class Link {
     this.#state = state;
     this.on.state(state);
   }
+}
+
+/** An RTCStats entry of `type`, its other fields still to be checked where read. */
+function isStats(report: unknown, type: string): report is Record<string, unknown> {
+  return typeof report === "object" && report !== null && "type" in report && report.type === type;
 }

@@ -9,16 +9,23 @@
  * Signaling drops never drop the mesh: established connections keep working
  * while the socket reconnects and resumes, and unfinished negotiations are
  * re-sent once it is back.
+ *
+ * Privacy: with `key`, the server relays only ciphertext between peers; with
+ * `relay`, peers see each other's TURN relay addresses and nothing else.
  */
 import * as v from "valibot";
 import { ChatFrame, type IceServer, type PeerInfo } from "../protocol";
+import { type CodecFactory, plaintext, sealed } from "./codec";
 import { TypedEventTarget } from "./events";
 import { receiveFile, sendFile, type Transfer } from "./files";
+import { canRelay } from "./ice";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";
+import { generateKey } from "./seal";
 import { type RoomFrame, Signaling, type SignalingState, type Welcome } from "./signaling";
 
 export type { SignalingState, Transfer };
+export { generateKey };
 export type PeerState = LinkState;
 
 export interface Peer {
@@ -34,7 +41,14 @@ export interface JoinOptions {
   server?: string;
   /** Overrides the ICE servers the room hands out. */
   iceServers?: RTCIceServer[];
+  /** Connect through TURN only, so no peer learns this device's addresses. */
+  relay?: boolean;
+  /** The room key (from `generateKey()`): every payload between peers is end-to-end encrypted. */
+  key?: string;
 }
+
+/** Renew TURN credentials when this much of their lifetime has passed. */
+const RENEW_AT = 0.75;
 
 /** The events a room dispatches, each a CustomEvent with this `detail`. */
 export interface MeshRoomEvents {
@@ -48,7 +62,8 @@ export interface MeshRoomEvents {
   "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
   file: { from: string; name: string; size: number; type: string; blob: Blob };
   signaling: { state: SignalingState };
-  error: { code: string; message: string };
+  /** `peer` names the peer an error is about (`key-mismatch`). */
+  error: { code: string; message: string; peer?: string };
 }
 
 export function joinRoom(room: string, options: JoinOptions = {}): MeshRoom {
@@ -61,7 +76,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   readonly #peers = new Map<string, Peer>();
   readonly #links = new Map<string, Link>();
   readonly #signaling: Signaling;
+  readonly #codecs: CodecFactory;
   #iceServers: IceServer[] = [];
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
   #transfers = 0;
 
   constructor(
@@ -69,6 +86,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     private readonly options: JoinOptions,
   ) {
     super();
+    // A malformed key throws here, before anything is sent.
+    this.#codecs = options.key === undefined ? plaintext : sealed(options.key, room);
     const base = (options.server ?? location.origin).replace(/^http/, "ws");
     this.#signaling = new Signaling(
       (resume) => {
@@ -94,6 +113,11 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     return this.#signaling.state;
   }
 
+  /** Whether the room's ICE servers include a TURN relay with credentials (false until welcomed). */
+  get relayAvailable(): boolean {
+    return canRelay(this.#iceServers);
+  }
+
   /** Sends any JSON value to one connected peer, or to every connected peer; returns how many it reached. */
   send(data: unknown, to?: string): number {
     const text = JSON.stringify({ type: "message", data });
@@ -114,6 +138,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   }
 
   leave(): void {
+    clearTimeout(this.#renewTimer);
     this.#signaling.leave();
     this.#dropAll();
   }
@@ -127,7 +152,13 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   }
 
   #welcome(welcome: Welcome): void {
-    this.#iceServers = this.options.iceServers ?? welcome.iceServers;
+    this.#useIceServers(welcome.iceServers, welcome.iceServersTtl);
+    if (this.options.relay && !this.relayAvailable) {
+      this.emit("error", {
+        code: "relay-unavailable",
+        message: "relay-only mode needs a TURN server, and this room offers none: connecting to nobody",
+      });
+    }
     if (welcome.resumed && welcome.id === this.id) {
       // Same peer, same connections: forget who left while we were away, meet who came.
       const present = new Set(welcome.peers.map((peer) => peer.id));
@@ -144,28 +175,47 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     for (const peer of welcome.peers) if (peer.id !== previous) this.#add(peer, true);
   }
 
+  /**
+   * The room's ICE servers (unless overridden), applied to every link, with a
+   * renewal scheduled before their credentials expire.
+   */
+  #useIceServers(servers: IceServer[], ttl: number | undefined): void {
+    clearTimeout(this.#renewTimer);
+    if (this.options.iceServers) {
+      this.#iceServers = this.options.iceServers;
+      return;
+    }
+    this.#iceServers = servers;
+    for (const link of this.#links.values()) link.setIceServers(servers);
+    if (ttl !== undefined) {
+      this.#renewTimer = setTimeout(() => this.#signaling.send({ type: "renew-ice" }), ttl * 1000 * RENEW_AT);
+    }
+  }
+
   #signal(message: RoomFrame): void {
     switch (message.type) {
+      case "ice-servers":
+        this.#useIceServers(message.iceServers, message.iceServersTtl);
+        break;
       case "peer-joined":
         if (!this.#links.has(message.peer.id)) this.#add(message.peer, false);
         break;
       case "peer-left":
         this.#drop(message.id);
         break;
-      case "offer":
-      case "answer":
-        this.#links.get(message.from)?.description(message.type, message.sdp);
-        break;
-      case "candidate":
-        // A candidate for a pair already closed has nowhere to go, and that is fine.
-        this.#links.get(message.from)?.candidate(message.candidate);
+      default:
+        // A frame for a pair already closed has nowhere to go, and that is fine.
+        this.#links.get(message.from)?.receive(message);
         break;
     }
   }
 
   #add(info: PeerInfo, initiator: boolean): void {
     const peer: Peer = { id: info.id, name: info.name, state: "connecting" };
-    const link = new Link(info.id, initiator, this.#iceServers, (message) => this.#signaling.send(message), {
+    const self = this.id ?? "";
+    const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
+    const codec = this.#codecs(self, info.id);
+    const link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
         this.emit("peer-state", { peer });
@@ -181,6 +231,12 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
           (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
           (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
         ),
+      mismatch: () =>
+        this.emit("error", {
+          code: "key-mismatch",
+          message: `${info.name ?? "a peer"}'s signaling does not match this room's key`,
+          peer: info.id,
+        }),
     });
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);

@@ -55,6 +55,8 @@ export class Peer {
   #closed: Closed | null = null;
   /** Heartbeat answers received; they are not protocol frames. */
   pongs = 0;
+  /** Every other text frame as sent, unparsed: what the schema strips (a leaked field) is still here. */
+  readonly raw: string[] = [];
   readonly closed: Promise<Closed>;
 
   private constructor(readonly socket: WebSocket) {
@@ -69,6 +71,7 @@ export class Peer {
       const text = String(event.data);
       if (text === "pong") this.pongs += 1;
       else {
+        this.raw.push(text);
         const parsed = v.safeParse(ServerMessageSchema, parseJson(text));
         if (parsed.success) this.#inbox.push(parsed.output);
         else this.#invalid.push(text);
