@@ -1,8 +1,10 @@
 /**
  * The room app as a person uses it, in Chromium against wrangler dev:
- * landing, names, chat both ways, a file, a full room, leaving. Screenshots
- * of every state go to test-results/screens/ to be looked at.
+ * landing, names, chat both ways, a file, a full room, leaving, encrypted
+ * rooms and their keys, hiding one's IP address. Screenshots of every state
+ * go to test-results/screens/ to be looked at.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import type { BrowserContextOptions, Page } from "playwright-core";
 import { beforeAll, expect, it } from "vitest";
@@ -16,13 +18,13 @@ describeWithBrowser("the room app", () => {
   const stack = useStack();
   beforeAll(() => mkdirSync(SCREENS, { recursive: true }));
 
-  /** A fresh person (nothing remembered) on a page, its console errors recorded. */
+  /** A fresh person (nothing remembered) on a page (a path on the server, or a full URL), its console errors recorded. */
   function person(
     path: string,
     options: BrowserContextOptions = {},
   ): Promise<{ page: Page; errors: string[]; status: number }> {
     // Reduced motion: screenshots show end states, not transitions half-way.
-    return openPage(stack.browser, `${stack.server.url}${path}`, {
+    return openPage(stack.browser, path.startsWith("http") ? path : `${stack.server.url}${path}`, {
       acceptDownloads: true,
       reducedMotion: "reduce",
       ...options,
@@ -45,6 +47,19 @@ describeWithBrowser("the room app", () => {
       .locator('#peers li[data-peer-id][data-state="connected"]')
       .nth(count - 1)
       .waitFor();
+
+  /** Waits until the page's own signaling is welcomed into the room. */
+  const inRoom = (page: Page) => page.locator("#peers li.peer-self .pill-connected").waitFor();
+
+  /** A fresh room key, as `generateKey()` makes them: 128 random bits in base64url. */
+  const newKey = () => randomBytes(16).toString("base64url");
+
+  /** The banner's text once it says `text`: a message, not a hang. */
+  async function bannerSays(page: Page, text: string): Promise<string> {
+    const banner = page.locator("#banner", { hasText: text });
+    await banner.waitFor({ timeout: 20_000 });
+    return (await banner.textContent()) ?? "";
+  }
 
   it("creates an unguessable room from the landing page, and checks names typed to join", async () => {
     const { page, errors } = await person("/");
@@ -137,5 +152,112 @@ describeWithBrowser("the room app", () => {
     await bob.page.locator("#peers li[data-peer-id]").waitFor({ state: "detached" });
     await screenshot(ann.page, "room-left");
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+  });
+
+  it("creates an end-to-end encrypted room by default, shared by its full link", async () => {
+    const ann = await person("/");
+    await ann.page.locator("#create-room").click();
+    await ann.page.waitForURL(/\/r\/.+#/);
+    const url = new URL(ann.page.url());
+    expect(url.pathname).toMatch(/^\/r\/[A-Za-z0-9_-]{22}$/);
+    expect(url.hash).toMatch(/^#[A-Za-z0-9_-]{22}$/); // the key: 128 random bits, never sent to the server
+    await enterRoom(ann.page, "Ann");
+
+    // The link to copy and the QR code both carry the key.
+    const invite = await ann.page.locator("#room-link").inputValue();
+    expect(invite).toBe(url.href);
+    await expect(ann.page.locator("#qr title").textContent()).resolves.toContain(url.href);
+    await expect(ann.page.locator("#e2e-badge").textContent()).resolves.toBe("End-to-end encrypted");
+    await expect(ann.page.locator("#e2e-status").textContent()).resolves.toContain("End-to-end encrypted");
+
+    const bob = await person(invite, { ...PHONE, colorScheme: "dark" });
+    await enterRoom(bob.page, "Bob");
+    await Promise.all([connectedPeers(ann.page, 1), connectedPeers(bob.page, 1)]);
+    await expect(bob.page.locator("#e2e-badge").getAttribute("title")).resolves.toBe("End-to-end encrypted");
+
+    await ann.page.locator("#chat-input").fill("This room is ours alone.");
+    await ann.page.locator("#chat-input").press("Enter");
+    await bob.page.locator("#messages li.message", { hasText: "This room is ours alone." }).waitFor();
+    await bob.page.locator("#chat-input").fill("Nobody else can read this.");
+    await bob.page.locator("#chat-send").click();
+    await ann.page.locator("#messages li.message", { hasText: "Nobody else can read this." }).waitFor();
+
+    await screenshot(ann.page, "room-encrypted-desktop-light");
+    await screenshot(bob.page, "room-encrypted-phone-dark");
+    expect([...ann.errors, ...bob.errors]).toEqual([]);
+    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+  });
+
+  it("says so when a link's key is wrong, missing or damaged, instead of hanging", async () => {
+    const room = "/r/app-keys";
+    const ann = await person(`${room}#${newKey()}`);
+    await enterRoom(ann.page, "Ann");
+    await inRoom(ann.page);
+
+    // Same room, another key: Mallory is the odd one out, and Ann hears who it is.
+    const mallory = await person(`${room}#${newKey()}`);
+    await enterRoom(mallory.page, "Mallory");
+    expect(await bannerSays(mallory.page, "your link's key doesn't match")).toContain("Ask for the full link");
+    expect(await bannerSays(ann.page, "Mallory has a link with a different key")).toContain(
+      "you can't connect to each other",
+    );
+    const atAnn = ann.page.locator("#peers li[data-peer-id][data-mismatch]", { hasText: "Mallory" });
+    await expect(atAnn.textContent()).resolves.toContain("Different key");
+    await expect(atAnn.locator(".pill").textContent()).resolves.toBe("can't connect");
+    await expect(mallory.page.locator("#chat-hint").textContent()).resolves.toContain("can't connect to anyone");
+    await screenshot(mallory.page, "room-wrong-key");
+    await screenshot(ann.page, "room-wrong-key-other-side");
+
+    // No key at all: ask for the full link.
+    const nobody = await person(room, { ...PHONE, colorScheme: "dark" });
+    await enterRoom(nobody.page, "Nobody");
+    await bannerSays(nobody.page, "This room is end-to-end encrypted. Ask for the full link, including the part after");
+    await expect(nobody.page.locator("#e2e-badge").textContent()).resolves.toBe("Not end-to-end encrypted");
+    await screenshot(nobody.page, "room-missing-key-phone-dark");
+    await bannerSays(ann.page, "Mallory and Nobody have a link with a different key");
+
+    // A damaged key joins nothing: no name asked, just the message.
+    const damaged = await person(`${room}#not-a-key`);
+    await bannerSays(damaged.page, "This link's key is damaged");
+    await expect(damaged.page.locator("#name-step").isHidden()).resolves.toBe(true);
+    await screenshot(damaged.page, "room-damaged-key");
+
+    expect([...ann.errors, ...mallory.errors, ...nobody.errors, ...damaged.errors]).toEqual([]);
+    await Promise.all([ann, mallory, nobody, damaged].map((one) => one.page.context().close()));
+  });
+
+  it("remembers “Hide my IP address” per room, and says when the server has no relay", async () => {
+    const { page, errors } = await person("/r/app-hide-ip");
+    const hideIp = page.getByLabel("Hide my IP address");
+    await expect(hideIp.isChecked()).resolves.toBe(false);
+    // Chosen before joining: it applies to this join.
+    await hideIp.check();
+    await enterRoom(page, "Ann");
+    await bannerSays(page, "“Hide my IP address” is on, but this server has no relay");
+    await page.locator("#relay-status", { hasText: "This server has no relay (TURN) configured" }).waitFor();
+    await expect(hideIp.isEnabled()).resolves.toBe(true); // on, it can still be turned off
+    await screenshot(page, "room-hide-ip-no-relay");
+
+    // Remembered across a reload, for this room only.
+    await page.reload();
+    await expect(hideIp.isChecked()).resolves.toBe(true);
+    await bannerSays(page, "this server has no relay");
+    await page.goto(`${stack.server.url}/r/app-hide-ip-elsewhere`);
+    await inRoom(page);
+    await expect(hideIp.isChecked()).resolves.toBe(false);
+    await page.locator("#relay-status").waitFor();
+    await expect(hideIp.isDisabled()).resolves.toBe(true); // off, and no relay to turn it on for
+
+    // Back in the first room, the banner's button turns it off and rejoins.
+    await page.goto(`${stack.server.url}/r/app-hide-ip`);
+    await expect(hideIp.isChecked()).resolves.toBe(true);
+    await Promise.all([page.waitForEvent("load"), page.locator("#banner button", { hasText: "Turn it off" }).click()]);
+    await inRoom(page);
+    await expect(hideIp.isChecked()).resolves.toBe(false);
+    await expect(page.locator("#banner").isHidden()).resolves.toBe(true);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, "room-hide-ip-off-phone");
+    expect(errors).toEqual([]);
+    await page.context().close();
   });
 });

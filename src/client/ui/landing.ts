@@ -1,10 +1,15 @@
-/** The landing page: create a fresh room or join one by name. It never joins a room itself. */
+/**
+ * The landing page: create a fresh room or join one by name. It never joins a room itself.
+ * A created room is end-to-end encrypted: its key rides in the link's fragment, which no
+ * browser sends to a server. A room joined by its typed name has no key.
+ */
+import type { generateKey } from "/mesh.js";
 import { byId } from "./dom";
 import { ROOM_NAME, randomRoomName, roomPath } from "./names";
 
-export function startLanding(): void {
+export function startLanding(newKey: typeof generateKey): void {
   byId("create-room", HTMLButtonElement).addEventListener("click", () => {
-    location.assign(roomPath(randomRoomName()));
+    location.assign(`${roomPath(randomRoomName())}#${newKey()}`);
   });
 
   const form = byId("join-form", HTMLFormElement);

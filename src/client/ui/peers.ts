@@ -18,6 +18,8 @@ export class PeerList {
   readonly #selfAvatar: HTMLSpanElement;
   readonly #selfPill: HTMLSpanElement;
   readonly #items = new Map<string, HTMLLIElement>();
+  /** Peers whose signaling does not open under our key (or ours under theirs): they never connect. */
+  readonly #mismatched = new Set<string>();
   #offline = false;
 
   constructor(selfName: string, onChangeName: () => void) {
@@ -75,14 +77,26 @@ export class PeerList {
     const pill = item.querySelector(".pill");
     if (pill) {
       pill.className = `pill pill-${peer.state}`;
-      pill.textContent = peer.state;
+      pill.textContent = this.#mismatched.has(peer.id) ? "can't connect" : peer.state;
     }
     this.#render();
+  }
+
+  /** Marks a peer we cannot connect to because one of us has a link with another key. */
+  markMismatch(peer: Readonly<Peer>): void {
+    if (this.#mismatched.has(peer.id)) return;
+    this.#mismatched.add(peer.id);
+    this.update(peer);
+    const item = this.#items.get(peer.id);
+    if (!item) return;
+    item.dataset.mismatch = "";
+    item.querySelector(".peer-main")?.append(h("span", { class: "peer-sub peer-problem" }, "Different key"));
   }
 
   remove(id: string): void {
     this.#items.get(id)?.remove();
     this.#items.delete(id);
+    this.#mismatched.delete(id);
     this.#render();
   }
 
