@@ -10,16 +10,31 @@ import { DevServer, type DevServerOptions } from "./server";
 
 export { launchBrowser } from "./chromium";
 
-/** `describe` for suites that need a browser. */
-export function describeWithBrowser(name: string, suite: () => void): void {
-  if (hasChromium) {
+/** A program a suite needs besides Chromium, and how to get it. */
+export interface Requirement {
+  what: string;
+  present: boolean;
+  install: string;
+}
+
+const chromiumRequirement: Requirement = {
+  what: `Chromium at ${CHROMIUM_PATH}`,
+  present: hasChromium,
+  install: "apt-get install chromium, or set CHROMIUM_PATH",
+};
+
+/** `describe` for suites that need a browser, and maybe more. */
+export function describeWithBrowser(name: string, suite: () => void, needs: Requirement[] = []): void {
+  const missing = [chromiumRequirement, ...needs].filter((need) => !need.present);
+  if (missing.length === 0) {
     describe(name, suite);
     return;
   }
-  const banner = `NO CHROMIUM at ${CHROMIUM_PATH}: the browser tests "${name}" cannot run (apt-get install chromium, or set CHROMIUM_PATH)`;
+  const list = missing.map((need) => `${need.what} (${need.install})`).join("; ");
+  const banner = `MISSING ${list}: the browser tests "${name}" cannot run`;
   if (process.env.CI === "true") {
     describe(name, () => {
-      it("has a browser to run in", () => {
+      it("has what it needs to run", () => {
         throw new Error(banner);
       });
     });

@@ -4,6 +4,7 @@
  * imported and a log of its events kept on `window.mesh`.
  */
 import type { Browser, Page } from "playwright-core";
+import type { JoinOptions } from "../../src/client/mesh";
 
 export interface MeshLog {
   room: import("../../src/client/mesh").MeshRoom;
@@ -41,6 +42,7 @@ export async function joinWithLibrary(
   room: string,
   name: string,
   prepare?: (page: Page) => Promise<unknown>,
+  options: Omit<JoinOptions, "name"> = {},
 ): Promise<MeshPeer> {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -49,8 +51,8 @@ export async function joinWithLibrary(
   await page.goto(`${base}/`);
   await loadLibrary(page);
   const id = await page.evaluate(
-    async ({ room, name }) => {
-      const mesh = window.meshLib.joinRoom(room, { name });
+    async ({ room, name, options }) => {
+      const mesh = window.meshLib.joinRoom(room, { ...options, name });
       window.mesh = { room: mesh, joinedAt: Date.now(), events: [], messages: [] };
       for (const type of ["peer-join", "peer-connect", "peer-leave", "signaling", "error", "file-start", "file"]) {
         mesh.addEventListener(type, (event) => {
@@ -68,7 +70,7 @@ export async function joinWithLibrary(
         });
       });
     },
-    { room, name },
+    { room, name, options },
   );
   return { page, id };
 }
