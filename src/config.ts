@@ -52,6 +52,8 @@ export interface Config {
 }
 
 const DEFAULT_TURN_TTL_SECONDS = 3600;
+/** Cloudflare issues credentials for at most 48 hours; longer-lived ones are no longer short-lived. */
+const MAX_TURN_TTL_SECONDS = 48 * 3600;
 
 /**
  * RFC 7065: `turn:` or `turns:`, a host (name, IPv4 or bracketed IPv6), an
@@ -100,6 +102,7 @@ function turn(env: Vars): TurnConfig | null {
   const keyId = secret(env.CF_TURN_KEY_ID);
   const apiToken = secret(env.CF_TURN_API_TOKEN);
   const ttlSeconds = positiveInt("TURN_TTL_SECONDS", env.TURN_TTL_SECONDS, DEFAULT_TURN_TTL_SECONDS);
+  if (ttlSeconds > MAX_TURN_TTL_SECONDS) throw new Error(`TURN_TTL_SECONDS must be at most ${MAX_TURN_TTL_SECONDS}`);
   const rest = urls.length > 0 || sharedSecret !== null;
   const cloudflare = keyId !== null || apiToken !== null;
   if (rest && cloudflare) {

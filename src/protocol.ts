@@ -9,6 +9,8 @@ import * as v from "valibot";
 
 /** Longest room name, peer id and display name. */
 export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** URL-safe base64 without padding: room keys and sealed payloads. */
+export const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAX_ID_LENGTH = 64;
 const MAX_NAME_CODE_POINTS = 40;
 
@@ -41,7 +43,7 @@ const Sdp = v.string();
  * a keyed room's peers send in place of `sdp` or `candidate`. The server only
  * routes it; src/client/seal.ts makes and opens it.
  */
-export const Sealed = v.pipe(v.string(), v.minLength(1), v.regex(/^[A-Za-z0-9_-]+$/, "base64url"));
+export const Sealed = v.pipe(v.string(), v.minLength(1), v.regex(BASE64URL, "base64url"));
 
 /** What RTCPeerConnection.addIceCandidate accepts; `null` ends the trickle. */
 export const IceCandidate = v.nullable(
@@ -63,7 +65,7 @@ const Answer = v.object({ type: v.literal("answer"), to: PeerId, sdp: Sdp });
 const Candidate = v.object({ type: v.literal("candidate"), to: PeerId, candidate: IceCandidate });
 const SealedPayload = v.object({ type: RelayedType, to: PeerId, sealed: Sealed });
 /** "Your signaling does not authenticate under my key": relayed, never sealed. */
-const KeyMismatch = v.object({ type: v.literal("key-mismatch"), to: PeerId });
+const KeyMismatchNotice = v.object({ type: v.literal("key-mismatch"), to: PeerId });
 const Ready = v.object({ type: v.literal("ready"), to: PeerId });
 const Done = v.object({ type: v.literal("done"), to: PeerId });
 /** Asks for fresh ICE servers (TURN credentials) before the current ones expire. */
@@ -75,7 +77,7 @@ export const ClientMessage = v.variant("type", [
   Answer,
   Candidate,
   SealedPayload,
-  KeyMismatch,
+  KeyMismatchNotice,
   Ready,
   Done,
   RenewIce,

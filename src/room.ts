@@ -5,9 +5,9 @@
  * and writing room state, so admission and relaying need no lock. (The two
  * awaits, issuing TURN credentials before admission and for `renew-ice`, sit
  * outside any read-then-write.) Everything that matters is in the SQLite
- * store; memory holds only what may be lost (rate-limit buckets, when TURN
- * credentials were last issued), and the constructor reconciles the store with
- * the sockets that survived, so a wake, an eviction and a restart all look alike.
+ * store; memory holds only what may be lost (rate-limit buckets, renewals in
+ * flight), and the constructor reconciles the store with the sockets that
+ * survived, so a wake, an eviction and a restart all look alike.
  */
 import { DurableObject } from "cloudflare:workers";
 import * as v from "valibot";
@@ -27,7 +27,7 @@ import {
   type ServerMessage,
 } from "./protocol";
 import { type PeerRow, RoomStore } from "./store";
-import { type IssuedIce, issueIceServers, issueIceServersForEach } from "./turn";
+import { type IssuedIce, issueIceServers, issueIceServersForEach, notIssued } from "./turn";
 
 /** What a hibernatable socket remembers about itself across hibernation. */
 const Attachment = v.object({ peer: v.string(), conn: v.string() });
@@ -48,13 +48,8 @@ export class Room extends DurableObject<Env> {
    * only happens when the room is idle.
    */
   readonly #limiters = new Map<string, RateLimiter>();
-  /**
-   * When each peer was last issued TURN credentials (its welcome, or its last
-   * renew-ice), so that renewals, each possibly an API call, come at most once
-   * per TTL/2. Lost on hibernation like the limiters: that only lets a peer
-   * renew once early.
-   */
-  readonly #iceIssuedAt = new Map<string, number>();
+  /** Peers whose renew-ice is awaiting its credentials: a second one waits its turn. */
+  readonly #renewing = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -82,8 +77,8 @@ export class Room extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     this.#expireDue(Date.now());
     const resumable = presentedHash === null ? null : this.#store.peerByTokenHash(presentedHash);
-    // Always issued: a token hash names the peer looked up before the await, or nobody now.
-    const iceFor = (id: string): IssuedIce => issued.get(id) ?? { iceServers: this.#config.iceServers };
+    // Issued unless the room looked full before the await and a seat came free during it.
+    const iceFor = (id: string): IssuedIce => issued.get(id) ?? notIssued(this.#config);
     if (resumable) this.#resume(server, resumable, secret, iceFor(resumable.id));
     else if (!name.ok) reject(server, "bad-name", name.message, CloseCode.badName);
     else this.#join(server, { id: joinId, name: name.name }, secret, iceFor(joinId));
@@ -93,17 +88,19 @@ export class Room extends DurableObject<Env> {
   /**
    * TURN credentials for the peer a presented token resumes, as the store says
    * now (read only: after the await, admission looks again), and for the new
-   * id a join would get, unless its name already rules the join out. Only the
-   * admitted peer's are ever sent.
+   * id a join would get, unless its name or a full room already rules the join
+   * out (each issue may be a paid API call). Only the admitted peer's are ever
+   * sent.
    */
   async #issueBeforeAdmission(
     presentedHash: string | null,
     joinId: string | null,
   ): Promise<ReadonlyMap<string, IssuedIce>> {
     const resumeId = presentedHash === null ? null : (this.#store.peerByTokenHash(presentedHash)?.id ?? null);
+    const mayJoin = resumeId === null && this.#store.count() < this.#config.maxPeers;
     return issueIceServersForEach(
       this.#config,
-      [resumeId, joinId].filter((id) => id !== null),
+      [resumeId, mayJoin ? joinId : null].filter((id) => id !== null),
     );
   }
 
@@ -155,7 +152,7 @@ export class Room extends DurableObject<Env> {
       ...iceFields(ice),
       maxPeers: this.#config.maxPeers,
     });
-    if (this.#config.turn) this.#iceIssuedAt.set(id, Date.now());
+    if (ice.issued) this.#store.setIceIssuedAt(id, Date.now());
   }
 
   // Lifecycle: disconnects, expiry and removal.
@@ -198,7 +195,6 @@ export class Room extends DurableObject<Env> {
   #remove(id: string): void {
     this.#store.removePeer(id);
     this.#limiters.delete(id);
-    this.#iceIssuedAt.delete(id);
     for (const other of this.#store.roster()) this.#deliver(other.id, { type: "peer-left", id }, null);
     this.#syncAlarm();
   }
@@ -294,30 +290,32 @@ export class Room extends DurableObject<Env> {
   }
 
   /**
-   * Fresh ICE servers for the sender, at most once per TTL/2 (each may be an
-   * API call). Other events run during the await, so the limit is checked and
-   * recorded before it, and after it this touches nothing but the asking
-   * socket, and only while that socket still speaks for its peer.
+   * Fresh ICE servers for the sender, at most once per TTL/2 after the last
+   * credentials it was issued (each may be a paid API call; the time is stored,
+   * so hibernating does not reset it). Other events run during the await, so a
+   * second renewal in flight is refused before it, and after it this records
+   * the issue and answers only the asking socket, while it still speaks for
+   * its peer. A failed call records nothing: the peer may retry soon.
    */
   async #renewIce(socket: WebSocket, sender: PeerRow): Promise<void> {
     const { turn } = this.#config;
     if (turn === null) {
-      send(socket, { type: "ice-servers", ...iceFields({ iceServers: this.#config.iceServers }) });
+      send(socket, { type: "ice-servers", ...iceFields(notIssued(this.#config)) });
       return;
     }
-    const now = Date.now();
     const intervalMs = (turn.ttlSeconds * 1000) / 2;
-    const last = this.#iceIssuedAt.get(sender.id);
-    if (last !== undefined && now - last < intervalMs) {
-      const wait = Math.ceil((last + intervalMs - now) / 1000);
-      const message = `renew-ice at most once every ${intervalMs / 1000} s (half the credentials' lifetime); retry in ${wait} s`;
+    const last = this.#store.iceIssuedAt(sender.id);
+    const wait = last === null ? 0 : last + intervalMs - Date.now();
+    if (wait > 0 || this.#renewing.has(sender.id)) {
+      const message = `renew-ice at most once every ${intervalMs / 1000} s (half the credentials' lifetime); retry in ${Math.ceil(Math.max(wait, 1000) / 1000)} s`;
       send(socket, errorFrame("rate-limited", message, "renew-ice"));
       return;
     }
-    this.#iceIssuedAt.set(sender.id, now);
-    const ice = await issueIceServers(this.#config, sender.id);
+    this.#renewing.add(sender.id);
+    const ice = await issueIceServers(this.#config, sender.id).finally(() => this.#renewing.delete(sender.id));
     const current = this.#store.peer(sender.id);
     if (current?.conn !== sender.conn || current.awayUntil !== null || socket.readyState !== WebSocket.OPEN) return;
+    if (ice.issued) this.#store.setIceIssuedAt(sender.id, Date.now());
     send(socket, { type: "ice-servers", ...iceFields(ice) });
   }
 

@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS connected (
   high TEXT NOT NULL,
   PRIMARY KEY (low, high)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ice_issued (
+  peer TEXT PRIMARY KEY,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stats (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -160,6 +164,7 @@ export class RoomStore {
     this.sql.exec("DELETE FROM readiness WHERE receiver = ? OR sender = ?", id, id);
     this.sql.exec("DELETE FROM connected WHERE low = ? OR high = ?", id, id);
     this.sql.exec("DELETE FROM held WHERE receiver = ? OR sender = ?", id, id);
+    this.sql.exec("DELETE FROM ice_issued WHERE peer = ?", id);
     this.#peers.delete(id);
     for (const other of this.#peers.keys()) {
       this.#ready.delete(readyKey(id, other));
@@ -222,6 +227,15 @@ export class RoomStore {
   markConnected(a: string, b: string): boolean {
     const [low, high] = a < b ? [a, b] : [b, a];
     return this.sql.exec("INSERT OR IGNORE INTO connected (low, high) VALUES (?, ?)", low, high).rowsWritten > 0;
+  }
+
+  /** When the peer was last issued TURN credentials (epoch ms), if ever. */
+  iceIssuedAt(id: string): number | null {
+    return this.sql.exec<{ at: number }>("SELECT at FROM ice_issued WHERE peer = ?", id).toArray()[0]?.at ?? null;
+  }
+
+  setIceIssuedAt(id: string, at: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO ice_issued (peer, at) VALUES (?, ?)", id, at);
   }
 
   bumpStat(key: string, by: number): void {

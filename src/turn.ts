@@ -13,10 +13,15 @@ import * as v from "valibot";
 import type { Config, TurnConfig } from "./config";
 import { type IceServer, IceServer as IceServerSchema } from "./protocol";
 
-/** What a peer is given: the servers, and how many seconds until their credentials expire (absent: never). */
+/**
+ * What a peer is given: the servers, and within how many seconds to renew
+ * them (absent: never). `issued` is true when they carry fresh TURN
+ * credentials; false after a failed call, whose `ttl` is a short retry.
+ */
 export interface IssuedIce {
   iceServers: IceServer[];
   ttl?: number;
+  issued: boolean;
 }
 
 type IceConfig = Pick<Config, "iceServers" | "turn">;
@@ -25,18 +30,24 @@ type CloudflareTurn = Extract<TurnConfig, { kind: "cloudflare" }>;
 
 /** Joins wait for this at most; a peer without TURN is better than a peer without a room. */
 export const CLOUDFLARE_TIMEOUT_MS = 2_000;
+/** After a failed call, the peer asks again this soon (as renew-ice), rather than go without TURN for good. */
+export const RETRY_AFTER_FAILURE_SECONDS = 60;
 
 /** Issues ICE servers for one peer: the static ones, plus TURN credentials when TURN is configured. */
 export async function issueIceServers(config: IceConfig, peerId: string, nowMs = Date.now()): Promise<IssuedIce> {
   const { turn } = config;
-  if (turn === null) return { iceServers: config.iceServers };
-  if (turn.kind === "rest") {
-    return { iceServers: [...config.iceServers, await restIceServer(turn, peerId, nowMs)], ttl: turn.ttlSeconds };
-  }
-  const servers = await cloudflareIceServers(turn);
+  if (turn === null) return notIssued(config);
+  const servers = turn.kind === "rest" ? [await restIceServer(turn, peerId, nowMs)] : await cloudflareIceServers(turn);
   return servers === null
-    ? { iceServers: config.iceServers }
-    : { iceServers: [...config.iceServers, ...servers], ttl: turn.ttlSeconds };
+    ? notIssued(config)
+    : { iceServers: [...config.iceServers, ...servers], ttl: turn.ttlSeconds, issued: true };
+}
+
+/** The static servers alone; with TURN configured, to be asked for again soon. */
+export function notIssued(config: IceConfig): IssuedIce {
+  return config.turn === null
+    ? { iceServers: config.iceServers, issued: false }
+    : { iceServers: config.iceServers, ttl: RETRY_AFTER_FAILURE_SECONDS, issued: false };
 }
 
 /**
@@ -58,7 +69,7 @@ export async function issueIceServersForEach(
 // The TURN REST scheme.
 
 /** `username` is `<unix expiry seconds>:<peer id>`, so the TURN server can check expiry and log who relayed. */
-export async function restIceServer(turn: RestTurn, peerId: string, nowMs: number): Promise<IceServer> {
+async function restIceServer(turn: RestTurn, peerId: string, nowMs: number): Promise<IceServer> {
   const username = `${Math.floor(nowMs / 1000) + turn.ttlSeconds}:${peerId}`;
   return { urls: turn.urls, username, credential: await restCredential(turn.secret, username) };
 }

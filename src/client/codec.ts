@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import { type ClientMessage, IceCandidate, type PeerFrame } from "../protocol";
 import { parseJson } from "./json";
-import { deriveRoomKey, open, parseKey, ReplayWindow, seal } from "./seal";
+import { deriveRoomKey, open, parseKey, ReplayWindow, requireWebCrypto, seal } from "./seal";
 
 /** What a link says to its peer: a description or a candidate. */
 export type PeerSignal =
@@ -52,35 +52,47 @@ const SealedBody = v.union([
   v.object({ n: v.number(), candidate: IceCandidate }),
 ]);
 
+/** What one ordered pair of ids has said: sequence numbers are per pair, not per link. */
+interface PairState {
+  sent: number;
+  replays: ReplayWindow;
+}
+
 /**
- * Codecs for a keyed room. Throws a TypeError at once for a malformed key;
- * the key derivation itself runs once per room, in the background.
+ * Codecs for a keyed room. Throws at once for a malformed key or a page
+ * without WebCrypto; the key derivation itself runs once per room, in the
+ * background. Sequence numbers and replay windows belong to the pair of ids,
+ * so a link made anew for the same peer (a server that announces it twice)
+ * cannot be fed frames the old one already took.
  */
 export function sealed(key: string, room: string): CodecFactory {
+  requireWebCrypto();
   const roomKey = deriveRoomKey(parseKey(key), room);
+  // A failure surfaces wherever the key is awaited; this keeps it from also going unhandled.
+  roomKey.catch(() => {});
+  const pairs = new Map<string, PairState>();
   return (self, remote) => {
-    let sent = 0;
-    const replays = new ReplayWindow();
+    const pairKey = JSON.stringify([self, remote]);
+    const state = pairs.get(pairKey) ?? { sent: 0, replays: new ReplayWindow() };
+    pairs.set(pairKey, state);
     return {
       async encode(signal) {
         const { type, ...payload } = signal;
         const context = { room, from: self, to: remote, type };
-        sent += 1;
-        return {
-          type,
-          to: remote,
-          sealed: await seal(await roomKey, context, JSON.stringify({ n: sent, ...payload })),
-        };
+        state.sent += 1;
+        const plaintext = JSON.stringify({ n: state.sent, ...payload });
+        return { type, to: remote, sealed: await seal(await roomKey, context, plaintext) };
       },
       async decode(frame) {
         if (!("sealed" in frame)) throw new KeyMismatch(remote);
         const context = { room, from: remote, to: self, type: frame.type };
         const body = v.safeParse(SealedBody, parseJson(await open(await roomKey, context, frame.sealed)));
-        if (!body.success || !replays.accept(body.output.n)) throw new KeyMismatch(remote);
+        if (!body.success || !state.replays.accept(body.output.n)) throw new KeyMismatch(remote);
         const fields = body.output;
         if ("sdp" in fields && frame.type !== "candidate") return { type: frame.type, sdp: fields.sdp };
-        if ("candidate" in fields && frame.type === "candidate")
+        if ("candidate" in fields && frame.type === "candidate") {
           return { type: frame.type, candidate: fields.candidate };
+        }
         throw new KeyMismatch(remote);
       },
     };

@@ -29,18 +29,19 @@ export function withoutRelatedAddress(candidate: RTCIceCandidateInit | null): RT
 
 /**
  * An SDP a relay-only peer may send: no candidate lines (relay candidates
- * trickle on their own, filtered above) and no default connection address.
+ * trickle on their own, filtered above), and no default candidate: every
+ * connection address unspecified, every media port the placeholder 9, no
+ * `a=rtcp` line. Line endings stay as they were.
  */
 export function scrubSdp(sdp: string): string {
   return sdp
-    .split("\r\n")
-    .filter((line) => !line.startsWith("a=candidate:"))
+    .split(/(?<=\n)/)
+    .filter((line) => !/^a=(candidate|rtcp):/.test(line))
     .map((line) =>
       line
-        .replace(/^c=IN IP4 \S+$/, "c=IN IP4 0.0.0.0")
-        .replace(/^c=IN IP6 \S+$/, "c=IN IP6 ::")
-        .replace(/^a=rtcp:(\d+) IN IP4 \S+$/, "a=rtcp:$1 IN IP4 0.0.0.0")
-        .replace(/^a=rtcp:(\d+) IN IP6 \S+$/, "a=rtcp:$1 IN IP6 ::"),
+        .replace(/^c=IN IP4 [^\r\n]+/, "c=IN IP4 0.0.0.0")
+        .replace(/^c=IN IP6 [^\r\n]+/, "c=IN IP6 ::")
+        .replace(/^(m=\S+ )\d+/, (_, media: string) => `${media}9`),
     )
-    .join("\r\n");
+    .join("");
 }

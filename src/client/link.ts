@@ -26,8 +26,10 @@ export interface LinkEvents {
   chat(text: string): void;
   /** The remote side opened a channel for a file. */
   fileChannel(channel: RTCDataChannel): void;
-  /** A frame from the peer did not open under our codec, or the peer said ours did not under its. */
+  /** The peer does not share our key (its first frames did not open, or it said ours did not): no connection. */
   mismatch(): void;
+  /** A frame from a peer that does share our key did not open: forged or replayed, and dropped. */
+  rejected(): void;
 }
 
 export interface LinkOptions {
@@ -113,20 +115,20 @@ export class Link {
 
   /** A frame the peer sent us, decoded and applied in order with everything else from signaling. */
   receive(frame: PeerFrame): void {
-    if (frame.type === "key-mismatch") {
-      // Only a peer that never proved it holds our key can be one that lacks it.
-      if (!this.#authenticated) this.#mismatch(false);
-      return;
-    }
     this.#enqueue(async () => {
       if (this.#mismatched) return;
+      if (frame.type === "key-mismatch") {
+        // Only a peer that never proved it holds our key can be one that lacks it.
+        if (!this.#authenticated) this.#mismatch(false);
+        return;
+      }
       let signal: PeerSignal;
       try {
         signal = await this.codec.decode(frame);
       } catch (error) {
         if (!(error instanceof KeyMismatch)) throw error;
         // Before any frame opened, the peer lacks our key; after, this frame was forged or replayed.
-        if (this.#authenticated) this.on.mismatch();
+        if (this.#authenticated) this.on.rejected();
         else this.#mismatch(true);
         return;
       }
@@ -136,13 +138,19 @@ export class Link {
     });
   }
 
-  /** Fresh ICE servers (renewed TURN credentials): new allocations use them. */
-  setIceServers(iceServers: IceServer[]): void {
+  /**
+   * Fresh ICE servers (renewed TURN credentials): new allocations use them.
+   * With `move`, a path through our relay, which keeps its allocation under
+   * the old credentials until they expire, restarts ICE onto a fresh one; so
+   * does a relay-only link that is not up (it may have had no relay before).
+   */
+  setIceServers(iceServers: IceServer[], move: boolean): void {
     if (this.pc.signalingState === "closed") return;
     this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
-    // A relayed path keeps its allocation under the old credentials until it expires: move it now.
+    if (!move) return;
     this.#enqueue(async () => {
-      if (await this.#relayed()) this.pc.restartIce();
+      const stalled = this.options.relay && this.#state !== "connected";
+      if (stalled || (await this.#relayed())) this.pc.restartIce();
     });
   }
 

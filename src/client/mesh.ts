@@ -11,7 +11,7 @@
  * re-sent once it is back.
  *
  * Privacy: with `key`, the server relays only ciphertext between peers; with
- * `relay`, peers see each other's TURN relay addresses and nothing else.
+ * `relay`, this peer sends nobody any address but its TURN relay's.
  */
 import * as v from "valibot";
 import { ChatFrame, type IceServer, type PeerInfo } from "../protocol";
@@ -49,6 +49,8 @@ export interface JoinOptions {
 
 /** Renew TURN credentials when this much of their lifetime has passed. */
 const RENEW_AT = 0.75;
+/** The longest delay setTimeout keeps (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The events a room dispatches, each a CustomEvent with this `detail`. */
 export interface MeshRoomEvents {
@@ -79,6 +81,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   readonly #codecs: CodecFactory;
   #iceServers: IceServer[] = [];
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the credentials that our links' relay allocations were made with expire (epoch ms). */
+  #relayExpiresAt = Number.POSITIVE_INFINITY;
   #transfers = 0;
 
   constructor(
@@ -152,7 +156,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   }
 
   #welcome(welcome: Welcome): void {
-    this.#useIceServers(welcome.iceServers, welcome.iceServersTtl);
+    this.#useIceServers(welcome.iceServers, welcome.iceServersTtl, false);
     if (this.options.relay && !this.relayAvailable) {
       this.emit("error", {
         code: "relay-unavailable",
@@ -177,25 +181,37 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
 
   /**
    * The room's ICE servers (unless overridden), applied to every link, with a
-   * renewal scheduled before their credentials expire.
+   * renewal scheduled before their credentials expire. Relayed paths move to
+   * the new credentials on a renewal, or on a welcome when the old ones would
+   * expire before the next renewal moves them. Servers that cannot relay never
+   * replace ones that can (the room's TURN provider failed for now): the room
+   * says when to ask again.
    */
-  #useIceServers(servers: IceServer[], ttl: number | undefined): void {
-    clearTimeout(this.#renewTimer);
+  #useIceServers(servers: IceServer[], ttl: number | undefined, renewal: boolean): void {
     if (this.options.iceServers) {
       this.#iceServers = this.options.iceServers;
       return;
     }
+    const now = Date.now();
+    const renewAt = ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000 * RENEW_AT;
+    clearTimeout(this.#renewTimer);
+    if (renewAt !== Number.POSITIVE_INFINITY) {
+      const delay = Math.min(renewAt - now, MAX_TIMER_MS);
+      this.#renewTimer = setTimeout(() => this.#signaling.send({ type: "renew-ice" }), delay);
+    }
+    if (!canRelay(servers) && this.relayAvailable) return;
+    const move = renewal || this.#relayExpiresAt < renewAt;
     this.#iceServers = servers;
-    for (const link of this.#links.values()) link.setIceServers(servers);
-    if (ttl !== undefined) {
-      this.#renewTimer = setTimeout(() => this.#signaling.send({ type: "renew-ice" }), ttl * 1000 * RENEW_AT);
+    for (const link of this.#links.values()) link.setIceServers(servers, move);
+    if (move || this.#relayExpiresAt === Number.POSITIVE_INFINITY) {
+      this.#relayExpiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000;
     }
   }
 
   #signal(message: RoomFrame): void {
     switch (message.type) {
       case "ice-servers":
-        this.#useIceServers(message.iceServers, message.iceServersTtl);
+        this.#useIceServers(message.iceServers, message.iceServersTtl, true);
         break;
       case "peer-joined":
         if (!this.#links.has(message.peer.id)) this.#add(message.peer, false);
@@ -212,7 +228,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
 
   #add(info: PeerInfo, initiator: boolean): void {
     const peer: Peer = { id: info.id, name: info.name, state: "connecting" };
-    const self = this.id ?? "";
+    const self = this.id;
+    // Links exist only once welcomed: the codec seals for our id.
+    if (self === null) throw new Error("a link before the welcome");
     const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
     const codec = this.#codecs(self, info.id);
     const link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
@@ -235,6 +253,12 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         this.emit("error", {
           code: "key-mismatch",
           message: `${info.name ?? "a peer"}'s signaling does not match this room's key`,
+          peer: info.id,
+        }),
+      rejected: () =>
+        this.emit("error", {
+          code: "bad-signal",
+          message: `a signaling frame from ${info.name ?? "a peer"} was forged or replayed, and was dropped`,
           peer: info.id,
         }),
     });

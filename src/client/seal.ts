@@ -8,8 +8,10 @@
  * room, the sender, the recipient and the message type: a frame the server
  * re-addresses, retypes, moves to another room or alters fails to open. Each
  * sealed payload also carries a per-pair sequence number that the receiver
- * accepts once, so a frame the server replays fails too.
+ * accepts once for as long as both keep their ids, so a frame the server
+ * replays fails too.
  */
+import { BASE64URL } from "../protocol";
 
 /** Named in the associated data and the HKDF salt, so a future format cannot be confused with this one. */
 const FORMAT = "rendezvous-e2e-v1";
@@ -20,15 +22,28 @@ const REPLAY_WINDOW = 1024;
 
 const utf8 = new TextEncoder();
 
+/** WebCrypto exists only in secure contexts (https, localhost): say so at once, not by a silent hang. */
+export function requireWebCrypto(): void {
+  if (!globalThis.crypto?.subtle) {
+    throw new Error("end-to-end encryption needs WebCrypto, which this page lacks: open it over https or localhost");
+  }
+}
+
 /** A fresh room key: 128 random bits, base64url without padding (22 characters). */
 export function generateKey(): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(KEY_BYTES)));
 }
 
-/** Reads a room key; throws a TypeError for anything that is not base64url of at least 128 bits. */
+/**
+ * Reads a room key; throws a TypeError for anything that is not base64url of
+ * at least 128 bits, written the one way it encodes (no stray trailing bits),
+ * so that one key has one spelling.
+ */
 export function parseKey(key: string): Uint8Array<ArrayBuffer> {
-  const bytes = /^[A-Za-z0-9_-]+$/.test(key) ? fromBase64Url(key) : null;
-  if (!bytes || bytes.length < KEY_BYTES) throw new TypeError("the room key must be base64url of at least 128 bits");
+  const bytes = BASE64URL.test(key) ? fromBase64Url(key) : null;
+  if (!bytes || bytes.length < KEY_BYTES || toBase64Url(bytes) !== key) {
+    throw new TypeError("the room key must be base64url of at least 128 bits");
+  }
   return bytes;
 }
 

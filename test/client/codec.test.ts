@@ -83,6 +83,20 @@ describe("sealed signaling", () => {
     await expect(bob.decode(relay("ann", wire))).resolves.toEqual(offer);
   });
 
+  it("refuses a frame replayed into a link made anew for the same peer", async () => {
+    const key = generateKey();
+    const anns = sealed(key, "room");
+    const ann = anns("ann", "bob");
+    const bobs = sealed(key, "room");
+    const wire = relay("ann", await ann.encode(offer));
+    await expect(bobs("bob", "ann").decode(wire)).resolves.toEqual(offer);
+    // A server announces Ann again: Bob's new link for her still knows what Ann already said.
+    await expect(bobs("bob", "ann").decode(wire)).rejects.toBeInstanceOf(KeyMismatch);
+    // And a new link of Ann's for Bob goes on counting, so Bob takes what it says.
+    const again = relay("ann", await anns("ann", "bob").encode(offer));
+    await expect(bobs("bob", "ann").decode(again)).resolves.toEqual(offer);
+  });
+
   it("refuses a replayed frame, and accepts late ones it has not seen", async () => {
     const { ann, bob } = pair(generateKey());
     const first = relay("ann", await ann.encode(offer));
@@ -121,10 +135,18 @@ describe("sealed signaling", () => {
 
   it("refuses malformed keys at once", () => {
     expect(generateKey()).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    for (const key of ["", "short", "not base64 at all!!", "A".repeat(20)]) {
+    const canonical = generateKey();
+    // The same 16 bytes with the last character's unused low bit set: one key has one spelling.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(canonical.slice(-1));
+    const respelled = canonical.slice(0, -1) + alphabet[last ^ 1];
+    for (const key of ["", "short", "not base64 at all!!", "A".repeat(20), "A".repeat(21)]) {
       expect(() => sealed(key, "room")).toThrow(TypeError);
     }
     expect(parseKey(generateKey())).toHaveLength(16);
+    expect(parseKey(canonical)).toHaveLength(16);
+    expect(Buffer.from(respelled, "base64url")).toEqual(Buffer.from(canonical, "base64url"));
+    expect(() => parseKey(respelled)).toThrow(TypeError);
   });
 
   it("adds a third of the payload plus a few dozen bytes per frame (base64 of IV, tag and sequence number)", async () => {

@@ -55,17 +55,21 @@ describe("relay-only SDP", () => {
     "",
   ].join("\r\n");
 
-  it("keeps no candidate line and no connection address", () => {
-    const scrubbed = scrubSdp(sdp);
-    expect(scrubbed).not.toMatch(/a=candidate|192\.0\.2\.7|203\.0\.113\.9|2001:db8|198\.51\.100\.4/);
-    expect(scrubbed).toMatch(/^c=IN IP4 0\.0\.0\.0$/m);
-    expect(scrubbed).toMatch(/^c=IN IP6 ::$/m);
-    expect(scrubbed).toMatch(/^a=rtcp:54400 IN IP4 0\.0\.0\.0$/m);
+  it("keeps no candidate, no connection address and no default port, whatever the line endings", () => {
+    for (const text of [sdp, sdp.replaceAll("\r\n", "\n")]) {
+      const scrubbed = scrubSdp(text);
+      expect(scrubbed).not.toMatch(/a=candidate|a=rtcp:|192\.0\.2\.7|203\.0\.113\.9|2001:db8|198\.51\.100\.4|5440[01]/);
+      expect(scrubbed).toMatch(/^c=IN IP4 0\.0\.0\.0\r?$/m);
+      expect(scrubbed).toMatch(/^c=IN IP6 ::\r?$/m);
+      expect(scrubbed).toMatch(/^m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r?$/m);
+      expect(scrubbed).toMatch(/^m=audio 9 UDP\/TLS\/RTP\/SAVPF 111\r?$/m);
+    }
   });
 
-  it("keeps everything else as it was", () => {
-    const kept = sdp.split("\r\n").filter((line) => !/^(a=candidate|c=|a=rtcp:)/.test(line));
+  it("keeps everything else as it was, line endings included", () => {
+    const kept = sdp.split("\r\n").filter((line) => !/^(a=candidate|c=|a=rtcp:|m=)/.test(line));
     expect(scrubSdp(sdp).split("\r\n")).toEqual(expect.arrayContaining(kept));
+    expect(scrubSdp(sdp).endsWith("\r\n")).toBe(true);
     // The origin line is no address of ours: browsers always write 127.0.0.1 there.
     expect(scrubSdp(sdp)).toMatch(/^o=- 4611731400430051336 2 IN IP4 127\.0\.0\.1$/m);
   });

@@ -38,6 +38,7 @@ describe("TURN REST credentials", () => {
         },
       ],
       ttl: 3600,
+      issued: true,
     });
   });
 
@@ -98,6 +99,7 @@ describe("TURN configuration", () => {
       [{ ...rest, TURN_SECRET: "hunter2", ...cloudflare }, /one TURN scheme/],
       [{ ...rest, TURN_TTL_SECONDS: "0" }, /TURN_TTL_SECONDS/],
       [{ ...rest, TURN_TTL_SECONDS: "1.5" }, /TURN_TTL_SECONDS/],
+      [{ ...rest, TURN_TTL_SECONDS: "172801" }, /TURN_TTL_SECONDS/],
     ];
     for (const [vars, message] of cases) {
       let thrown: unknown;
@@ -150,11 +152,13 @@ describe("Cloudflare TURN answers", () => {
     }
   });
 
-  it("that never come (a network error) give nothing, with one warning", async () => {
+  it("that never come (a network error) give nothing but a retry soon, with one warning", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("connection refused to key-1"));
     expect(await issueIceServers(readConfig({ CF_TURN_KEY_ID: "key-1", CF_TURN_API_TOKEN: "t" }), "p")).toEqual({
       iceServers: [STUN],
+      ttl: 60,
+      issued: false,
     });
     expect(warn).toHaveBeenCalledOnce();
     expect(JSON.parse(String(warn.mock.calls[0]?.[0]))).toEqual({

@@ -3,20 +3,22 @@
  * encrypted (its key lives in the link's fragment, which browsers never send
  * to a server), and the "Hide my IP address" switch, remembered per room.
  */
+import { parseKey } from "../seal";
 import { byId, h, s } from "./dom";
 
 /** The room key in a link's fragment: none, a well-formed one, or a damaged one. */
 export type LinkKey = { kind: "none" } | { kind: "key"; key: string } | { kind: "damaged" };
 
-/**
- * Reads `location.hash`. The check restates the library's (seal.ts `parseKey`:
- * base64url of at least 128 bits) so a damaged link is caught before the name
- * step; `joinRoom` throwing a TypeError stays the last word.
- */
+/** Reads `location.hash` with the library's own key check, so a damaged link is caught before the name step. */
 export function keyFromHash(hash: string): LinkKey {
   const text = hash.replace(/^#/, "");
   if (text === "") return { kind: "none" };
-  return /^[A-Za-z0-9_-]{22,}$/.test(text) && text.length % 4 !== 1 ? { kind: "key", key: text } : { kind: "damaged" };
+  try {
+    parseKey(text);
+    return { kind: "key", key: text };
+  } catch {
+    return { kind: "damaged" };
+  }
 }
 
 const hideIpKey = (room: string) => `rendezvous:hide-ip:${room}`;
@@ -57,12 +59,7 @@ export class Privacy {
    * after a flip has been remembered (the choice applies from the next join).
    * `newRoom` is the link of a fresh encrypted room, offered in an unkeyed one.
    */
-  constructor(
-    readonly room: string,
-    encrypted: boolean,
-    newRoom: string,
-    changed: (on: boolean) => void,
-  ) {
+  constructor(room: string, encrypted: boolean, newRoom: string, changed: (on: boolean) => void) {
     const badge = byId("e2e-badge", HTMLElement);
     const label = encrypted ? "End-to-end encrypted" : "Not end-to-end encrypted";
     badge.className = encrypted ? "badge badge-secure" : "badge badge-plain";

@@ -5,13 +5,15 @@
  * Cloudflare's API, where the Worker's code meets the platform; any other
  * request goes through untouched.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
 import { CloseCode } from "../../../src/protocol";
 import { Peer, roomStub } from "../peer";
 
 const API = "https://rtc.live.cloudflare.com/v1/turn/keys/test-key-id/credentials/generate-ice-servers";
 const TTL = 600;
+/** After a failed call, when the peer is told to ask again (src/turn.ts RETRY_AFTER_FAILURE_SECONDS). */
+const RETRY = 60;
 const STUN = { urls: "stun:stun.cloudflare.com:3478" };
 
 /** What Cloudflare would answer for its nth call: credentials that say which call made them. */
@@ -98,7 +100,7 @@ describe("Cloudflare TURN", () => {
     expect(waited).toBeGreaterThanOrEqual(1_900);
     expect(waited).toBeLessThan(3_500);
     expect(a.welcome.iceServers).toEqual([STUN]);
-    expect(a.welcome).not.toHaveProperty("iceServersTtl");
+    expect(a.welcome.iceServersTtl).toBe(RETRY);
     expect(warn).toHaveBeenCalledOnce();
     const line = String(warn.mock.calls[0]?.[0]);
     expect(JSON.parse(line)).toEqual({
@@ -110,13 +112,35 @@ describe("Cloudflare TURN", () => {
     expect(line).not.toMatch(/test-key-id|test-api-token/);
   }, 10_000);
 
-  it("falls back to STUN on an error status, with one warning", async () => {
-    answer = async () => Response.json({ errors: ["boom"] }, { status: 500 });
+  it("falls back to STUN on an error status, with one warning, and lets the peer retry at once", async () => {
+    answer = async (n) =>
+      n === 1
+        ? Response.json({ errors: ["boom"] }, { status: 500 })
+        : Response.json({ iceServers: issued(n) }, { status: 201 });
     const a = await Peer.join(freshRoom());
     expect(a.welcome.iceServers).toEqual([STUN]);
-    expect(a.welcome).not.toHaveProperty("iceServersTtl");
+    expect(a.welcome.iceServersTtl).toBe(RETRY);
     expect(warn).toHaveBeenCalledOnce();
     expect(JSON.parse(String(warn.mock.calls[0]?.[0]))).toMatchObject({ reason: "status 500" });
+    // Nothing was issued, so nothing limits the retry.
+    a.send({ type: "renew-ice" });
+    expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN, issued(2)], iceServersTtl: TTL });
+  });
+
+  it("answers a failed renewal with STUN and a retry, and records nothing", async () => {
+    answer = async (n) =>
+      n === 1 ? Response.json({ iceServers: issued(n) }, { status: 201 }) : new Response("", { status: 503 });
+    const room = freshRoom();
+    const a = await Peer.join(room);
+    // Let the first credentials age past TTL/2: the peer's record says they were issued long ago.
+    await runInDurableObject(roomStub(room), (_, state) => {
+      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+    });
+    a.send({ type: "renew-ice" });
+    expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN], iceServersTtl: RETRY });
+    a.send({ type: "renew-ice" });
+    expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN], iceServersTtl: RETRY });
+    expect(calls).toHaveLength(3);
   });
 
   it("calls nothing for a bad name, and gives a refused join no credentials", async () => {
@@ -126,9 +150,12 @@ describe("Cloudflare TURN", () => {
     expect(calls).toEqual([]);
     await Peer.join(room);
     await Peer.join(room);
+    expect(calls).toHaveLength(2);
     const third = await Peer.open(room);
     expect(await third.next("error")).toMatchObject({ code: "room-full" });
     await third.expectClose(CloseCode.roomFull);
+    // Nor for a join into a full room: each call may be paid for.
+    expect(calls).toHaveLength(2);
     expect(hasCredentials(badName)).toBe(false);
     expect(hasCredentials(third)).toBe(false);
   });
@@ -152,8 +179,16 @@ describe("Cloudflare TURN", () => {
       { type: "error", code: "rate-limited", message: expect.any(String), ref: "renew-ice" },
     ]);
     expect(calls).toHaveLength(1);
-    // An eviction forgets when credentials were issued, as a hibernation would.
+    // The issue time is stored: an eviction, like a hibernation, does not reset the limit.
     await evictDurableObject(roomStub(room));
+    a.send({ type: "renew-ice" });
+    expect(await a.drain()).toEqual([
+      { type: "error", code: "rate-limited", message: expect.any(String), ref: "renew-ice" },
+    ]);
+    expect(calls).toHaveLength(1);
+    await runInDurableObject(roomStub(room), (_, state) => {
+      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+    });
     a.send({ type: "renew-ice" });
     expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN, issued(2)], iceServersTtl: TTL });
     a.send({ type: "renew-ice" });
@@ -166,7 +201,9 @@ describe("Cloudflare TURN", () => {
   it("answers a renewal only on the connection that asked, while it still speaks for the peer", async () => {
     const room = freshRoom();
     const a = await Peer.join(room);
-    await evictDurableObject(roomStub(room));
+    await runInDurableObject(roomStub(room), (_, state) => {
+      state.storage.sql.exec("DELETE FROM ice_issued");
+    });
     let release = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;

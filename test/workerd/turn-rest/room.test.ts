@@ -3,7 +3,7 @@
  * vitest.config.ts for its variables, MAX_PEERS 2 among them). Credentials
  * are checked with WebCrypto's HMAC verify, not with the code under test.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode, type IceServer } from "../../../src/protocol";
 import { Peer, roomStub } from "../peer";
@@ -114,8 +114,16 @@ describe("TURN REST", () => {
     expect(await a.drain()).toEqual([
       { type: "error", code: "rate-limited", message: expect.stringContaining("300 s"), ref: "renew-ice" },
     ]);
-    // An eviction forgets when credentials were issued, as a hibernation would.
+    // The issue time is stored, so an eviction (like a hibernation) does not reset the limit.
     await evictDurableObject(roomStub(room));
+    a.send({ type: "renew-ice" });
+    expect(await a.drain()).toEqual([
+      { type: "error", code: "rate-limited", message: expect.any(String), ref: "renew-ice" },
+    ]);
+    // Half the lifetime later (the stored issue time moved back), a renewal is due.
+    await runInDurableObject(roomStub(room), (_, state) => {
+      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+    });
     await nextSecond();
     a.send({ type: "renew-ice" });
     const renewal = await a.next("ice-servers");
