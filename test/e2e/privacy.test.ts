@@ -106,6 +106,12 @@ async function errorsOf(peer: MeshPeer, code: string, count: number): Promise<Re
   );
 }
 
+/** Leaves the room, so coturn frees the page's allocations at once, then closes the page. */
+async function leave(peer: MeshPeer): Promise<void> {
+  await peer.page.evaluate(() => window.mesh.room.leave());
+  await peer.page.context().close();
+}
+
 async function say(from: MeshPeer, to: MeshPeer, text: string): Promise<void> {
   await from.page.evaluate(({ to, text }) => window.mesh.room.send(text, to), { to: to.id, text });
   await to.page.waitForFunction((text) => window.mesh.messages.some((m) => m.data === text), text);
@@ -166,7 +172,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     console.log(
       `relay-only pair connected in ${relayed} ms; direct pair ${direct} ms (${(relayed / direct).toFixed(2)}×)`,
     );
-    for (const peer of [ann, bob, carl, dan]) await peer.page.context().close();
+    for (const peer of [ann, bob, carl, dan]) await leave(peer);
   });
 
   it("gets nowhere with a forged or an expired TURN credential", async () => {
@@ -191,9 +197,9 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
       expect(recorded.sent.join("\n")).not.toMatch(/typ relay/);
       const states = await peer.page.evaluate(() => [...window.mesh.room.peers.values()].map((p) => p.state));
       expect(states).not.toContain("connected");
-      await peer.page.context().close();
+      await leave(peer);
     }
-    await bob.page.context().close();
+    await leave(bob);
   });
 
   it("seals every payload in a keyed room: peers connect and the server sees no SDP or candidate", async () => {
@@ -213,7 +219,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
         expect(wire).not.toMatch(readable);
       }
     }
-    for (const peer of [ann, bob]) await peer.page.context().close();
+    for (const peer of [ann, bob]) await leave(peer);
   });
 
   it("tells a peer with the wrong key, or none, that it does not match, and keeps the others connected", async () => {
@@ -238,7 +244,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     await say(bob, ann, "still here too");
     const annSees = await ann.page.evaluate(() => [...window.mesh.room.peers.values()].map((p) => [p.name, p.state]));
     expect(Object.fromEntries(annSees)).toEqual({ Bob: "connected", Cy: "failed", Dee: "failed" });
-    for (const peer of [ann, bob, cy, dee]) await peer.page.context().close();
+    for (const peer of [ann, bob, cy, dee]) await leave(peer);
   });
 
   it("renews TURN credentials before they expire, so a relayed call outlives them", async () => {
@@ -279,7 +285,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     );
     await say(ann, bob, "after the first credential expired");
     await say(bob, ann, "still relayed");
-    for (const peer of [ann, bob]) await peer.page.context().close();
+    for (const peer of [ann, bob]) await leave(peer);
   });
 
   it("says relay-unavailable, and connects to nobody, in relay mode without a TURN server", async () => {
@@ -291,7 +297,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     });
     const [error] = await errorsOf(ann, "relay-unavailable", 1);
     expect(error?.message).toMatch(/TURN/);
-    for (const peer of [ann, bob]) await peer.page.context().close();
+    for (const peer of [ann, bob]) await leave(peer);
   });
 }, [{ what: `coturn at ${TURNSERVER_PATH}`, present: hasCoturn, install: "apt-get install coturn" }]);
 

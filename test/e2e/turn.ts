@@ -9,7 +9,7 @@ import { createSocket } from "node:dgram";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./server";
+import { freePort } from "./server.ts";
 
 export const TURNSERVER_PATH = process.env.TURNSERVER_PATH ?? "/usr/bin/turnserver";
 export const hasCoturn = existsSync(TURNSERVER_PATH);
@@ -17,14 +17,17 @@ export const hasCoturn = existsSync(TURNSERVER_PATH);
 const READY_WITHIN_MS = 15_000;
 const PROBE_EVERY_MS = 100;
 
+// Plain fields, no parameter properties: the benchmarks run this file with Node's type stripping.
 export class Coturn {
+  readonly port: number;
+  readonly secret: string;
+  readonly child: ChildProcess;
   #log = "";
 
-  private constructor(
-    readonly port: number,
-    readonly secret: string,
-    readonly child: ChildProcess,
-  ) {
+  private constructor(port: number, secret: string, child: ChildProcess) {
+    this.port = port;
+    this.secret = secret;
+    this.child = child;
     child.stdout?.on("data", (chunk: Buffer) => {
       this.#log += chunk.toString();
     });
