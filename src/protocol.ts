@@ -1,18 +1,58 @@
 /**
  * Wire protocol v1: the one schema that the server and the browser client both
  * parse network data with. docs/protocol.md is its written specification.
+ * What only the server parses (client messages, display names) is in
+ * ./inbound.ts, so that /mesh.js does not carry it.
  *
  * Object schemas strip unknown fields, so extra fields a client sends (a
  * forged `from`, say) never reach the room's logic or another peer.
  */
 import * as v from "valibot";
 
-/** Longest room name, peer id and display name. */
+/** Room names, as the URL carries them. */
 export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** URL-safe base64 without padding: room keys and sealed payloads. */
 export const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAX_ID_LENGTH = 64;
-const MAX_NAME_CODE_POINTS = 40;
+
+/**
+ * Field caps, so that what a room relays and holds is bounded by what real
+ * negotiations need. Measured in Chromium 156 (fake camera and microphone):
+ * an offer with a data channel plus audio and video is 5,733 characters
+ * (6,075 once its candidates are gathered), its answer 5,437; a renegotiation
+ * to 2 audio + 2 video tracks is 11,314, its answer 10,167. Firefox's
+ * audio+video SDPs are about 3–4 KB (../shared/BROWSER.md). 32 KiB leaves
+ * room for about three times that: ten or so tracks.
+ */
+export const MAX_SDP_LENGTH = 32 * 1024;
+/** An ICE candidate line; Chromium's host candidates are about 115 characters. */
+export const MAX_CANDIDATE_LENGTH = 1024;
+/** RFC 8839 bounds `ice-ufrag` at 256 characters; a mid (browsers write "0", "1", …) gets as much. */
+export const MAX_UFRAG_LENGTH = 256;
+export const MAX_MID_LENGTH = 256;
+/** RTCIceCandidateInit.sdpMLineIndex is an `unsigned short`. */
+export const MAX_MLINE_INDEX = 65_535;
+
+/**
+ * The longest `sealed` that a payload within the caps above needs (see
+ * src/client/seal.ts): the plaintext `{"n":SEQ,…}` is the payload as JSON,
+ * where escaping CRLF line ends adds about 6% to an SDP (at most a quarter,
+ * for lines of 8 characters), plus the envelope; then a 12-byte IV and a
+ * 16-byte tag; then base64's 4/3.
+ */
+function sealedLength(payloadLength: number): number {
+  const ENVELOPE = 128;
+  const plaintext = Math.ceil(payloadLength * 1.25) + ENVELOPE;
+  return Math.ceil(((plaintext + 12 + 16) * 4) / 3);
+}
+/** 54,822 characters: a sealed offer or answer at the SDP cap still fits a 64 KiB frame. */
+export const MAX_SEALED_SDP_LENGTH = sealedLength(MAX_SDP_LENGTH);
+/** 2,768 characters, where a sealed Chromium host candidate is about 320. */
+export const MAX_SEALED_CANDIDATE_LENGTH = sealedLength(MAX_CANDIDATE_LENGTH + MAX_MID_LENGTH + MAX_UFRAG_LENGTH);
+
+function capped(max: number) {
+  return v.pipe(v.string(), v.maxLength(max, `at most ${max} characters`));
+}
 
 /** Close codes the server uses; 1000 is a graceful `leave`. */
 export const CloseCode = {
@@ -21,6 +61,8 @@ export const CloseCode = {
   replaced: 4002,
   badName: 4003,
   flooding: 4008,
+  /** Too many joins and resumes into this room just now. */
+  joinRateLimited: 4029,
 } as const;
 
 export const ErrorCode = v.picklist([
@@ -33,71 +75,46 @@ export const ErrorCode = v.picklist([
   "rate-limited",
   "room-full",
   "bad-name",
+  /** The server failed unexpectedly while handling a message; nothing else changed. */
+  "internal",
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCode>;
 
-const PeerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
-const Sdp = v.string();
+export const PeerId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
+export const Sdp = capped(MAX_SDP_LENGTH);
 /**
  * An end-to-end encrypted payload (base64url of IV ‖ AES-GCM ciphertext): what
  * a keyed room's peers send in place of `sdp` or `candidate`. The server only
- * routes it; src/client/seal.ts makes and opens it.
+ * routes it; src/client/seal.ts makes and opens it. Its cap depends on what it
+ * carries, which the message's `type` says.
  */
-export const Sealed = v.pipe(v.string(), v.minLength(1), v.regex(BASE64URL, "base64url"));
+function sealed(max: number) {
+  return v.pipe(
+    v.string(),
+    v.minLength(1),
+    v.maxLength(max, `at most ${max} characters`),
+    v.regex(BASE64URL, "base64url"),
+  );
+}
+export const Sealed = sealed(MAX_SEALED_SDP_LENGTH);
+export const SealedCandidate = sealed(MAX_SEALED_CANDIDATE_LENGTH);
 
 /** What RTCPeerConnection.addIceCandidate accepts; `null` ends the trickle. */
 export const IceCandidate = v.nullable(
   v.object({
-    candidate: v.optional(v.string()),
-    sdpMid: v.optional(v.nullable(v.string())),
-    sdpMLineIndex: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)))),
-    usernameFragment: v.optional(v.nullable(v.string())),
+    candidate: v.optional(capped(MAX_CANDIDATE_LENGTH)),
+    sdpMid: v.optional(v.nullable(capped(MAX_MID_LENGTH))),
+    sdpMLineIndex: v.optional(
+      v.nullable(
+        v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_MLINE_INDEX, `at most ${MAX_MLINE_INDEX}`)),
+      ),
+    ),
+    usernameFragment: v.optional(v.nullable(capped(MAX_UFRAG_LENGTH))),
   }),
 );
 
-// Client → server.
-
-// Each relayed message comes in two forms: plaintext (protocol v1), or sealed
-// (a keyed room). The server treats both alike: it routes on `type` and `to`.
-const RelayedType = v.picklist(["offer", "answer", "candidate"]);
-const Offer = v.object({ type: v.literal("offer"), to: PeerId, sdp: Sdp });
-const Answer = v.object({ type: v.literal("answer"), to: PeerId, sdp: Sdp });
-const Candidate = v.object({ type: v.literal("candidate"), to: PeerId, candidate: IceCandidate });
-const SealedPayload = v.object({ type: RelayedType, to: PeerId, sealed: Sealed });
-/** "Your signaling does not authenticate under my key": relayed, never sealed. */
-const KeyMismatchNotice = v.object({ type: v.literal("key-mismatch"), to: PeerId });
-const Ready = v.object({ type: v.literal("ready"), to: PeerId });
-const Done = v.object({ type: v.literal("done"), to: PeerId });
-/** Asks for fresh ICE servers (TURN credentials) before the current ones expire. */
-const RenewIce = v.object({ type: v.literal("renew-ice") });
-const Leave = v.object({ type: v.literal("leave") });
-
-export const ClientMessage = v.variant("type", [
-  Offer,
-  Answer,
-  Candidate,
-  SealedPayload,
-  KeyMismatchNotice,
-  Ready,
-  Done,
-  RenewIce,
-  Leave,
-]);
-export type ClientMessage = v.InferOutput<typeof ClientMessage>;
-export type ClientMessageType = ClientMessage["type"];
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set<ClientMessageType>([
-  "offer",
-  "answer",
-  "candidate",
-  "key-mismatch",
-  "ready",
-  "done",
-  "renew-ice",
-  "leave",
-]);
-
-/** Messages the server relays to `to`, rewriting `to` into `from`. */
-export type RelayedMessage = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" | "key-mismatch" }>;
+/** The two kinds of session description a sealed payload may carry. */
+export const SdpType = v.picklist(["offer", "answer"]);
 
 // Server → client.
 
@@ -134,7 +151,8 @@ const PeerLeft = v.object({ type: v.literal("peer-left"), id: PeerId });
 const RelayedOffer = v.object({ type: v.literal("offer"), from: PeerId, sdp: Sdp });
 const RelayedAnswer = v.object({ type: v.literal("answer"), from: PeerId, sdp: Sdp });
 const RelayedCandidate = v.object({ type: v.literal("candidate"), from: PeerId, candidate: IceCandidate });
-const RelayedSealed = v.object({ type: RelayedType, from: PeerId, sealed: Sealed });
+const RelayedSealedSdp = v.object({ type: SdpType, from: PeerId, sealed: Sealed });
+const RelayedSealedCandidate = v.object({ type: v.literal("candidate"), from: PeerId, sealed: SealedCandidate });
 const RelayedKeyMismatch = v.object({ type: v.literal("key-mismatch"), from: PeerId });
 const ErrorFrame = v.object({
   type: v.literal("error"),
@@ -151,7 +169,8 @@ export const ServerMessage = v.variant("type", [
   RelayedOffer,
   RelayedAnswer,
   RelayedCandidate,
-  RelayedSealed,
+  RelayedSealedSdp,
+  RelayedSealedCandidate,
   RelayedKeyMismatch,
   ErrorFrame,
 ]);
@@ -159,28 +178,6 @@ export type ServerMessage = v.InferOutput<typeof ServerMessage>;
 /** A relayed message as its receiver gets it: `from` instead of `to`. */
 export type PeerFrame = Extract<ServerMessage, { from: string }>;
 export type ErrorFrame = v.InferOutput<typeof ErrorFrame>;
-
-/**
- * A display name as the `name` query parameter gives it: trimmed, 1–40 code
- * points, no control characters (Unicode category Cc). Empty or whitespace-only
- * means anonymous (`null`).
- */
-export const DisplayName = v.pipe(
-  v.string(),
-  v.trim(),
-  v.check((name) => [...name].length <= MAX_NAME_CODE_POINTS, "at most 40 characters"),
-  v.check((name) => !/\p{Cc}/u.test(name), "no control characters"),
-  v.transform((name) => (name === "" ? null : name)),
-);
-
-/** Reads a `name` parameter; absent means anonymous. */
-export function parseDisplayName(
-  raw: string | null,
-): { ok: true; name: string | null } | { ok: false; message: string } {
-  const result = v.safeParse(DisplayName, raw ?? "");
-  if (result.success) return { ok: true, name: result.output };
-  return { ok: false, message: `name must be ${result.issues[0].message}` };
-}
 
 export function errorFrame(code: ErrorCode, message: string, ref?: string): ErrorFrame {
   return ref === undefined ? { type: "error", code, message } : { type: "error", code, message, ref };

@@ -7,7 +7,8 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { KeyMismatch, type PairCodec, type PeerSignal, plaintext, sealed } from "../../src/client/codec";
 import { generateKey, parseKey } from "../../src/client/seal";
-import { type ClientMessage, type PeerFrame, ServerMessage } from "../../src/protocol";
+import type { ClientMessage } from "../../src/inbound";
+import { type PeerFrame, ServerMessage } from "../../src/protocol";
 
 type Relayed = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" }>;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config";
+import { parseDisplayName } from "../../src/inbound";
 import { exceedsFrameLimit, MAX_FRAME_BYTES, RateLimiter } from "../../src/limits";
 import { isAllowedOrigin } from "../../src/origin";
-import { parseDisplayName } from "../../src/protocol";
 
 describe("RateLimiter", () => {
   const settings = { perSecond: 50, burst: 200 };
@@ -82,7 +82,7 @@ describe("display names", () => {
     expect(parseDisplayName("a\u0000b").ok).toBe(false);
     expect(parseDisplayName("a\u007fb").ok).toBe(false);
     expect(parseDisplayName("a\u0085b").ok).toBe(false);
-    expect(parseDisplayName("a\u200bb").ok).toBe(true); // Cf, not Cc
+    expect(parseDisplayName("a\u200bb").ok).toBe(false); // Cf, not Cc, but refused too (names.test.ts)
   });
 });
 
