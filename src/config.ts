@@ -6,6 +6,7 @@
  */
 
 import { parseIceServers } from "./ice";
+import type { JoinLimiter } from "./limiter";
 import type { IceServer } from "./protocol";
 
 /** The Worker's variables and secrets, all optional strings; empty means unset. */
@@ -26,10 +27,16 @@ export interface Vars {
   CF_TURN_KEY_ID?: string;
   /** Secret: that key's API token. */
   CF_TURN_API_TOKEN?: string;
+  /** Joins and resumes per minute per client address; 0 turns the limit off. */
+  JOIN_RATE_PER_IP?: string;
+  /** Seats one client address may hold in one room; empty or 0 means no limit. */
+  MAX_PEERS_PER_IP?: string;
 }
 
 export interface Env extends Vars {
   ROOM: DurableObjectNamespace;
+  /** One per client address: the Worker's join limit (src/limiter.ts). */
+  JOIN_LIMITER: DurableObjectNamespace<JoinLimiter>;
   ASSETS: Fetcher;
 }
 
@@ -49,6 +56,10 @@ export interface Config {
   /** `null`: no TURN, and nothing in `iceServers` expires. */
   turn: TurnConfig | null;
   rate: { perSecond: number; burst: number };
+  /** Joins and resumes per minute per client address, checked in the Worker; 0: off. */
+  joinRatePerIp: number;
+  /** Seats per client address per room; null: no limit. */
+  maxPeersPerIp: number | null;
 }
 
 const DEFAULT_TURN_TTL_SECONDS = 3600;
@@ -68,6 +79,13 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
 }
 
@@ -135,5 +153,7 @@ export function readConfig(env: Vars): Config {
       perSecond: positiveInt("RATE_LIMIT_PER_SECOND", env.RATE_LIMIT_PER_SECOND, 50),
       burst: positiveInt("RATE_LIMIT_BURST", env.RATE_LIMIT_BURST, 200),
     },
+    joinRatePerIp: nonNegativeInt("JOIN_RATE_PER_IP", env.JOIN_RATE_PER_IP, 120),
+    maxPeersPerIp: nonNegativeInt("MAX_PEERS_PER_IP", env.MAX_PEERS_PER_IP, 0) || null,
   };
 }

@@ -11,6 +11,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const START_TIMEOUT_MS = 60_000;
+/**
+ * Every page and client of a test connects from 127.0.0.1, one address: the
+ * per-address join limit (tested in workerd) would throttle a test's many
+ * joins, so it is off here unless a test sets it.
+ */
+const DEFAULT_VARS: Record<string, string> = { JOIN_RATE_PER_IP: "0" };
 const STOP_TIMEOUT_MS = 10_000;
 const wrangler = fileURLToPath(new URL("../../node_modules/wrangler/bin/wrangler.js", import.meta.url));
 
@@ -77,7 +83,7 @@ export class DevServer {
       `--persist-to=${this.#stateDir}`,
       "--show-interactive-dev-session=false",
       ...(this.#options.config ? [`--config=${this.#options.config}`] : []),
-      ...Object.entries(this.#options.vars ?? {}).map(([key, value]) => `--var=${key}:${value}`),
+      ...Object.entries({ ...DEFAULT_VARS, ...this.#options.vars }).map(([key, value]) => `--var=${key}:${value}`),
     ];
     const child = spawn(process.execPath, args, {
       detached: true,
