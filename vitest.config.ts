@@ -23,8 +23,13 @@ function workerd(name: string, include: string, bindings: Record<string, string>
 export default defineConfig({
   test: {
     projects: [
-      // `null` is listed to prove that it is refused anyway.
-      workerd("workerd", "test/workerd/*.test.ts", { ALLOWED_ORIGINS: "https://app.example.com,null" }),
+      // `null` is listed to prove that it is refused anyway. These tests open hundreds of
+      // sockets from one (absent) address, so the per-address join limit is off here and
+      // has its own project.
+      workerd("workerd", "test/workerd/*.test.ts", {
+        ALLOWED_ORIGINS: "https://app.example.com,null",
+        JOIN_RATE_PER_IP: "0",
+      }),
       // One TURN scheme per project: configuring both is refused. They run last, so as not
       // to slow down the timing-sensitive rate-limit tests (abuse.test.ts) on small machines.
       workerd(
@@ -49,6 +54,15 @@ export default defineConfig({
         },
         1,
       ),
+      // Seats per client address, in a room of 3 (the per-address join limit stays off).
+      workerd(
+        "workerd-per-ip",
+        "test/workerd/per-ip/*.test.ts",
+        { MAX_PEERS: "3", MAX_PEERS_PER_IP: "2", JOIN_RATE_PER_IP: "0" },
+        1,
+      ),
+      // The per-address join limit at its default (wrangler.toml's 120 a minute).
+      workerd("workerd-join-limit", "test/workerd/join-limit/*.test.ts", {}, 1),
       {
         // The browser library's pure parts (the signaling codecs), on Node's WebCrypto.
         test: { name: "client", include: ["test/client/**/*.test.ts"], environment: "node" },

@@ -1,149 +1,198 @@
 /**
- * A room: one Durable Object holding its peers' hibernatable WebSockets.
+ * A room: one Durable Object holding its peers' hibernatable WebSockets. This
+ * is the room's policy: who is admitted (and in whose seat), when a peer is
+ * away or gone, and which message does what. The platform's handlers, their
+ * error boundary and transactions are in src/shell.ts; relaying and holding
+ * in src/relay.ts; the seat rules in src/seats.ts; `renew-ice` in
+ * src/renewal.ts; the numbers in src/limits.ts; storage in src/store.ts and
+ * its versions in src/schema.ts.
  *
- * The object runs one event at a time, and no handler awaits between reading
- * and writing room state, so admission and relaying need no lock. (The two
- * awaits, issuing TURN credentials before admission and for `renew-ice`, sit
- * outside any read-then-write.) Everything that matters is in the SQLite
- * store; memory holds only what may be lost (rate-limit buckets, renewals in
- * flight), and the constructor reconciles the store with the sockets that
- * survived, so a wake, an eviction and a restart all look alike.
+ * The object runs one event at a time, and every change runs as one
+ * transaction that awaits nothing, so admission and relaying need no lock.
+ * (The awaits, issuing TURN credentials before admission and for `renew-ice`,
+ * sit outside any transaction.) Everything that matters is in the SQLite
+ * store; memory holds only what may be lost (rate-limit and join buckets,
+ * byte budgets, renewals in flight), and each wake reconciles the store with
+ * the sockets that survived, so a wake, an eviction and a restart all look
+ * alike.
  */
-import { DurableObject } from "cloudflare:workers";
 import * as v from "valibot";
 import { type Config, type Env, readConfig } from "./config";
 import { hashToken, newConnectionId, newPeerId, newResumeToken } from "./ids";
-import { exceedsFrameLimit, HELD_PER_AWAY_PEER, HELD_PER_PAIR, RateLimiter } from "./limits";
-import {
-  CLIENT_MESSAGE_TYPES,
-  ClientMessage,
-  CloseCode,
-  type ErrorCode,
-  errorFrame,
-  type IceServer,
-  type PeerInfo,
-  parseDisplayName,
-  type RelayedMessage,
-  type ServerMessage,
-} from "./protocol";
+import { CLIENT_MESSAGE_TYPES, ClientMessage, parseDisplayName } from "./inbound";
+import { exceedsFrameLimit, JoinLimiter, RateLimiter, ROOM_JOINS } from "./limits";
+import { CloseCode, errorFrame, type PeerInfo, type ServerMessage } from "./protocol";
+import { Relay } from "./relay";
+import { IceRenewal, iceFields } from "./renewal";
+import { absenceAt, seat } from "./seats";
+import { type Attachment, type Handler, refuse, Shell } from "./shell";
 import { type PeerRow, RoomStore } from "./store";
-import { type IssuedIce, issueIceServers, issueIceServersForEach, notIssued } from "./turn";
-
-/** What a hibernatable socket remembers about itself across hibernation. */
-const Attachment = v.object({ peer: v.string(), conn: v.string() });
-type Attachment = v.InferOutput<typeof Attachment>;
-
-/** Outcome of handing a frame to a peer. */
-type Delivery = "sent" | "held" | "overflow";
+import { type IssuedIce, issueIceServersForEach, notIssued } from "./turn";
 
 /** A new resume token, and its hash as stored. */
 type Secret = { token: string; tokenHash: string };
 
-export class Room extends DurableObject<Env> {
-  readonly #store: RoomStore;
+/** What an upgrade brings to admission, every await done. */
+interface Upgrade {
+  presentedHash: string | null;
+  name: ReturnType<typeof parseDisplayName>;
+  ip: string | null;
+  secret: Secret;
+  joinId: string;
+  issued: ReadonlyMap<string, IssuedIce>;
+}
+
+/** A message addressed to another peer. */
+type Addressed = Extract<ClientMessage, { to: string }>;
+
+/** After a failed alarm, the next try: soon, but not at once (its deadline has passed). */
+const ALARM_RETRY_MS = 5_000;
+
+export class Room extends Shell {
   readonly #config: Config;
+  readonly #store: RoomStore;
+  readonly #relay: Relay;
   /**
    * Rate limiters by peer id, kept across resumes so that reconnecting never
    * refills a bucket or clears the drop window; lost on hibernation, which
-   * only happens when the room is idle.
+   * only happens after 10 s without an event, when every bucket is full again.
    */
   readonly #limiters = new Map<string, RateLimiter>();
-  /** Peers whose renew-ice is awaiting its credentials: a second one waits its turn. */
-  readonly #renewing = new Set<string>();
+  readonly #joins = new JoinLimiter(Date.now());
+  readonly #renewal: IceRenewal;
+  /** The alarm as this object last set or read it. */
+  #alarmAt: number | null = null;
+  /** After a failed alarm, no alarm before this: a failure that repeats must not spin. */
+  #alarmNotBefore = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#config = readConfig(env);
     this.#store = new RoomStore(ctx.storage.sql);
+    this.#relay = new Relay(this.#store, this.#config.maxPeers, {
+      toPeer: (receiver, frame) => this.#toPeer(receiver, frame),
+      toSocket: (socket, message) => this.send(socket, message),
+      log: (line) => this.afterCommit(() => console.log(JSON.stringify({ ...line, room: ctx.id.toString() }))),
+    });
+    this.#renewal = new IceRenewal(this.#config, this.#store, {
+      send: (socket, message) => this.send(socket, message),
+      commit: (change) => this.#commit(change),
+    });
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
-    void ctx.blockConcurrencyWhile(async () => this.#reconcile());
-  }
-
-  // Lifecycle: joining and resuming.
-
-  /** The Worker forwards the raw upgrade request here; answers 101 in every case. */
-  override async fetch(request: Request): Promise<Response> {
-    const params = new URL(request.url).searchParams;
-    const presented = params.get("resume");
-    const name = parseDisplayName(params.get("name"));
-    // Every await comes first: one inside admission would let another event interleave.
-    const presentedHash = presented ? await hashToken(presented) : null;
-    const secret = await newSecret();
-    // Admission picks the id only later, so credentials are issued for each id it can pick.
-    const joinId = newPeerId();
-    const issued = await this.#issueBeforeAdmission(presentedHash, name.ok ? joinId : null);
-
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.#expireDue(Date.now());
-    const resumable = presentedHash === null ? null : this.#store.peerByTokenHash(presentedHash);
-    // Issued unless the room looked full before the await and a seat came free during it.
-    const iceFor = (id: string): IssuedIce => issued.get(id) ?? notIssued(this.#config);
-    if (resumable) this.#resume(server, resumable, secret, iceFor(resumable.id));
-    else if (!name.ok) reject(server, "bad-name", name.message, CloseCode.badName);
-    else this.#join(server, { id: joinId, name: name.name }, secret, iceFor(joinId));
-    return new Response(null, { status: 101, webSocket: client });
+    void ctx.blockConcurrencyWhile(async () => {
+      this.#alarmAt = await ctx.storage.getAlarm();
+      this.guard("start", () => this.#commit(() => this.#start()));
+    });
   }
 
   /**
-   * TURN credentials for the peer a presented token resumes, as the store says
-   * now (read only: after the await, admission looks again), and for the new
-   * id a join would get, unless its name or a full room already rules the join
-   * out (each issue may be a paid API call). Only the admitted peer's are ever
-   * sent.
+   * Loads (and migrates) the store, then: any stored peer whose socket did not
+   * survive is away from now, since a deploy drops sockets without a close event.
+   */
+  #start(): void {
+    const now = Date.now();
+    this.#store.load(now);
+    const live = this.liveConnections();
+    for (const peer of this.#store.roster()) {
+      if (peer.awayUntil === null && !live.has(peer.conn)) this.#markAway(peer, now);
+    }
+  }
+
+  // Admission.
+
+  protected override async onRequest(request: Request): Promise<Response> {
+    const params = new URL(request.url).searchParams;
+    const presented = params.get("resume");
+    const presentedHash = presented ? await hashToken(presented) : null;
+    // Before anything that costs: secrets, TURN credentials (maybe a paid call each), storage.
+    const resuming = presentedHash === null ? null : (this.#store.peerByTokenHash(presentedHash)?.id ?? null);
+    if (!this.#joins.take(Date.now(), resuming)) {
+      const message = `more than ${ROOM_JOINS.burst} joins and resumes into this room just now; retry in a few seconds`;
+      return refuse("rate-limited", message, CloseCode.joinRateLimited);
+    }
+    const name = parseDisplayName(params.get("name"));
+    const ip = request.headers.get("CF-Connecting-IP");
+    const secret = await newSecret();
+    // Admission picks the id only later, so credentials are issued for each id it can pick.
+    const joinId = newPeerId();
+    const issued = await this.#issueBeforeAdmission(resuming, name.ok ? joinId : null, ip);
+    // Every await is behind us: admission reads and writes in one turn.
+    return this.#commit(() => this.#admit({ presentedHash, name, ip, secret, joinId, issued }));
+  }
+
+  /**
+   * TURN credentials for the peer a presented token resumes, and for the new
+   * id a join would get, unless its name or the seats already rule the join
+   * out (each issue may be a paid API call). Read only: after the await,
+   * admission looks again. Only the admitted peer's are ever sent.
    */
   async #issueBeforeAdmission(
-    presentedHash: string | null,
+    resumeId: string | null,
     joinId: string | null,
+    ip: string | null,
   ): Promise<ReadonlyMap<string, IssuedIce>> {
-    const resumeId = presentedHash === null ? null : (this.#store.peerByTokenHash(presentedHash)?.id ?? null);
-    const mayJoin = resumeId === null && this.#store.count() < this.#config.maxPeers;
+    const mayJoin = resumeId === null && seat(this.#store.roster(), ip, Date.now(), this.#config).admit;
     return issueIceServersForEach(
       this.#config,
       [resumeId, mayJoin ? joinId : null].filter((id) => id !== null),
     );
   }
 
-  #join(socket: WebSocket, peer: PeerInfo, secret: Secret, ice: IssuedIce): void {
-    if (this.#store.count() >= this.#config.maxPeers) {
-      reject(socket, "room-full", `this room is full (${this.#config.maxPeers} peers)`, CloseCode.roomFull);
-      return;
-    }
+  #admit(upgrade: Upgrade): Response {
+    const now = Date.now();
+    this.#expireDue(now);
+    // Issued unless the room looked full before the await and a seat came free during it.
+    const iceFor = (id: string): IssuedIce => upgrade.issued.get(id) ?? notIssued(this.#config);
+    const resumable = upgrade.presentedHash === null ? null : this.#store.peerByTokenHash(upgrade.presentedHash);
+    if (resumable) return this.#resume(resumable, upgrade, iceFor(resumable.id), now);
+    if (!upgrade.name.ok) return refuse("bad-name", upgrade.name.message, CloseCode.badName);
+    this.#sweep(now);
+    const seating = seat(this.#store.roster(), upgrade.ip, now, this.#config);
+    if (!seating.admit) return refuse("room-full", seating.reason, CloseCode.roomFull);
+    // Seats reclaimed from peers that are not really there: they are gone, as if expired.
+    for (const id of seating.evict) this.#remove(id);
+    const peer = { id: upgrade.joinId, name: upgrade.name.name };
+    return this.#join(peer, upgrade, iceFor(peer.id), now);
+  }
+
+  #join(peer: PeerInfo, upgrade: Upgrade, ice: IssuedIce, now: number): Response {
+    const { 0: client, 1: server } = new WebSocketPair();
     const others = this.#store.roster();
     const conn = newConnectionId();
-    this.#store.addPeer({ ...peer, tokenHash: secret.tokenHash, conn });
-    this.#accept(socket, { peer: peer.id, conn });
-    this.#sendWelcome(socket, peer.id, secret.token, false, others, ice);
-    for (const other of others) this.#deliver(other.id, { type: "peer-joined", peer }, null);
+    const iceIssuedAt = ice.issued ? now : null;
+    const { tokenHash, token } = upgrade.secret;
+    this.#store.addPeer(peer, { tokenHash, conn, ip: upgrade.ip, absence: 0, at: now, iceIssuedAt });
+    this.accept(server, { peer: peer.id, conn });
+    this.send(server, this.#welcome(peer.id, token, false, others, ice));
+    this.#announce({ type: "peer-joined", peer }, peer.id);
+    return new Response(null, { status: 101, webSocket: client });
   }
 
-  #resume(socket: WebSocket, peer: PeerRow, secret: Secret, ice: IssuedIce): void {
+  /** The same peer on a new socket: a new token, the current roster, and what was held for it. Nobody else is told. */
+  #resume(peer: PeerRow, upgrade: Upgrade, ice: IssuedIce, now: number): Response {
+    const { 0: client, 1: server } = new WebSocketPair();
     const halfOpen = this.#socketOf(peer);
     const conn = newConnectionId();
-    this.#store.reconnect(peer.id, secret.tokenHash, conn);
-    if (halfOpen) closeSocket(halfOpen, CloseCode.replaced, "replaced by a resumed connection");
-    this.#accept(socket, { peer: peer.id, conn });
+    const { tokenHash, token } = upgrade.secret;
+    this.#store.reconnect(peer.id, {
+      tokenHash,
+      conn,
+      ip: upgrade.ip ?? peer.ip,
+      absence: absenceAt(peer, now),
+      at: now,
+      iceIssuedAt: ice.issued ? now : null,
+    });
+    if (halfOpen) this.close(halfOpen, CloseCode.replaced, "replaced by a resumed connection");
+    this.accept(server, { peer: peer.id, conn });
     const others = this.#store.roster().filter((other) => other.id !== peer.id);
-    this.#sendWelcome(socket, peer.id, secret.token, true, others, ice);
-    for (const frame of this.#store.takeHeld(peer.id, "away")) socket.send(frame);
-    this.#syncAlarm();
+    this.send(server, this.#welcome(peer.id, token, true, others, ice));
+    for (const frame of this.#store.takeHeld(peer.id, "away")) this.send(server, frame);
+    return new Response(null, { status: 101, webSocket: client });
   }
 
-  #accept(socket: WebSocket, attachment: Attachment): void {
-    this.ctx.acceptWebSocket(socket, [attachment.conn]);
-    socket.serializeAttachment(attachment);
-    attachments.set(socket, attachment);
-  }
-
-  #sendWelcome(
-    socket: WebSocket,
-    id: string,
-    token: string,
-    resumed: boolean,
-    others: PeerRow[],
-    ice: IssuedIce,
-  ): void {
-    send(socket, {
+  #welcome(id: string, token: string, resumed: boolean, others: PeerRow[], ice: IssuedIce): ServerMessage {
+    return {
       type: "welcome",
       id,
       resume: token,
@@ -151,93 +200,121 @@ export class Room extends DurableObject<Env> {
       peers: others.map(({ id, name }) => ({ id, name })),
       ...iceFields(ice),
       maxPeers: this.#config.maxPeers,
-    });
-    if (ice.issued) this.#store.setIceIssuedAt(id, Date.now());
+    };
   }
 
-  // Lifecycle: disconnects, expiry and removal.
-
-  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
-    // Complete the closing handshake: hibernatable sockets may not reply on their own.
-    closeSocket(socket, isSendableCloseCode(code) ? code : CloseCode.left, reason);
-    this.#lostConnection(socket);
-  }
-
-  override async webSocketError(socket: WebSocket): Promise<void> {
-    this.#lostConnection(socket);
-  }
+  // Disconnects, expiry and removal.
 
   /** A socket closed without `leave`: its peer is away, not gone. */
-  #lostConnection(socket: WebSocket): void {
-    const attachment = attachmentOf(socket);
-    if (!attachment) return;
-    const peer = this.#store.peer(attachment.peer);
-    // A replaced or already removed connection speaks for no one.
-    if (peer?.conn !== attachment.conn || peer.awayUntil !== null) return;
-    this.#markAway(peer.id, Date.now());
+  protected override onDisconnect(attachment: Attachment): void {
+    this.#commit(() => {
+      const peer = this.#store.peer(attachment.peer);
+      // A replaced or already removed connection speaks for no one.
+      if (peer?.conn !== attachment.conn || peer.awayUntil !== null) return;
+      this.#markAway(peer, Date.now());
+    });
   }
 
-  #markAway(id: string, now: number): void {
-    this.#store.markAway(id, now + this.#config.resumeGraceMs);
-    this.#syncAlarm();
+  #markAway(peer: PeerRow, now: number): void {
+    this.#store.markAway(peer.id, now + this.#config.resumeGraceMs, absenceAt(peer, now), now);
   }
 
-  override async alarm(): Promise<void> {
-    this.#expireDue(Date.now());
-    this.#syncAlarm();
+  /** Before seats are counted: a peer whose socket died without a close event yet is away from now. */
+  #sweep(now: number): void {
+    for (const peer of this.#store.roster()) {
+      if (peer.awayUntil === null && !this.#socketOf(peer)) this.#markAway(peer, now);
+    }
   }
 
+  protected override onAlarm(): void {
+    this.#alarmNotBefore = 0;
+    this.#commit(() => this.#expireDue(Date.now()));
+  }
+
+  /** Peers whose grace period is over are gone; candidates held as long for a pair that never got ready go too. */
   #expireDue(now: number): void {
     for (const id of this.#store.expiredBy(now)) this.#remove(id);
+    this.#store.expirePairHolds(now - this.#config.resumeGraceMs);
   }
 
-  /** Removes a peer and all its state, then tells everyone left. */
+  /** Removes a peer and all its state, then tells everyone connected. */
   #remove(id: string): void {
     this.#store.removePeer(id);
     this.#limiters.delete(id);
-    for (const other of this.#store.roster()) this.#deliver(other.id, { type: "peer-left", id }, null);
-    this.#syncAlarm();
+    this.#relay.forget(id);
+    this.#joins.forget(id);
+    this.#announce({ type: "peer-left", id }, id);
   }
 
   /**
-   * After a wake or a restart, any stored peer whose socket did not survive is
-   * away from now: a deploy drops sockets without a close event.
+   * Runs a change as one transaction and then settles the room: an empty room
+   * deletes its storage, any other keeps its one alarm at its next deadline.
    */
-  #reconcile(): void {
-    const live = new Set<string>();
-    for (const socket of this.ctx.getWebSockets()) {
-      const attachment = attachmentOf(socket);
-      if (attachment && socket.readyState === WebSocket.OPEN) live.add(attachment.conn);
-    }
-    const now = Date.now();
-    for (const peer of this.#store.roster()) {
-      if (peer.awayUntil === null && !live.has(peer.conn))
-        this.#store.markAway(peer.id, now + this.#config.resumeGraceMs);
-    }
-    this.#syncAlarm();
+  #commit<T>(change: () => T): T {
+    return this.transact(() => {
+      const result = change();
+      this.afterCommit(() => this.#settle());
+      return result;
+    });
   }
 
-  /** One alarm, at the earliest away deadline. */
-  #syncAlarm(): void {
-    const deadline = this.#store.nextDeadline();
-    if (deadline === null) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(deadline);
+  #settle(): void {
+    if (this.#store.count() === 0) {
+      if (!this.#store.isOpen && this.#alarmAt === null) return;
+      // The last peer is gone: nothing of the room is worth keeping (the alarm goes too).
+      void this.ctx.storage.deleteAll();
+      this.#store.forget();
+      this.#alarmAt = null;
+      return;
+    }
+    const held = this.#store.oldestPairHold();
+    const deadlines = [this.#store.nextAwayDeadline(), held === null ? null : held + this.#config.resumeGraceMs];
+    const next = deadlines.reduce<number | null>((a, b) => (a === null ? b : b === null ? a : Math.min(a, b)), null);
+    const at = next === null ? null : Math.max(next, this.#alarmNotBefore);
+    if (at === this.#alarmAt) return;
+    this.#alarmAt = at;
+    if (at === null) void this.ctx.storage.deleteAlarm();
+    else void this.ctx.storage.setAlarm(at);
+  }
+
+  protected override onFailure(handler: Handler): void {
+    if (handler === "alarm") this.#alarmNotBefore = Date.now() + ALARM_RETRY_MS;
+    this.ctx.storage.transactionSync(() => this.#store.load(Date.now()));
+    this.#settle();
   }
 
   // Dispatch.
 
-  override async webSocketMessage(socket: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    const attachment = attachmentOf(socket);
-    const sender = attachment ? this.#store.peer(attachment.peer) : null;
-    if (!attachment || sender?.conn !== attachment.conn) return;
-    if (!this.#admit(socket, sender)) return;
-    const message = parseFrame(data);
-    if ("error" in message) send(socket, message.error);
-    else await this.#dispatch(socket, sender, message.ok);
+  protected override async onMessage(socket: WebSocket, attachment: Attachment, data: string | ArrayBuffer) {
+    const renewal = this.#commit(() => this.#receive(socket, attachment, data));
+    if (renewal) await this.#renewal.renew(socket, renewal);
+  }
+
+  /** Handles one frame; returns its sender when it asked for ICE servers (that awaits, outside the transaction). */
+  #receive(socket: WebSocket, attachment: Attachment, data: string | ArrayBuffer): PeerRow | null {
+    const sender = this.#store.peer(attachment.peer);
+    if (sender?.conn !== attachment.conn) return null;
+    if (!this.#withinRate(socket, sender)) return null;
+    const parsed = parseFrame(data);
+    if ("error" in parsed) {
+      this.send(socket, parsed.error);
+      return null;
+    }
+    const message = parsed.ok;
+    if (message.type === "renew-ice") return sender;
+    if (message.type === "leave") {
+      this.#remove(sender.id);
+      this.close(socket, CloseCode.left, "left");
+      return null;
+    }
+    const receiver = message.to === sender.id ? null : this.#store.peer(message.to);
+    if (receiver) this.#dispatch(socket, sender, receiver, message);
+    else this.send(socket, errorFrame("unknown-peer", "`to` is not another peer of this room", message.type));
+    return null;
   }
 
   /** Applies the rate limit; false when the message must be dropped. */
-  #admit(socket: WebSocket, sender: PeerRow): boolean {
+  #withinRate(socket: WebSocket, sender: PeerRow): boolean {
     const now = Date.now();
     let limiter = this.#limiters.get(sender.id);
     if (!limiter) {
@@ -247,142 +324,62 @@ export class Room extends DurableObject<Env> {
     const verdict = limiter.take(now);
     if (verdict === "accept") return true;
     if (verdict === "drop-and-notify") {
-      send(socket, errorFrame("rate-limited", `more than ${this.#config.rate.perSecond} messages/s; dropped`));
+      this.send(socket, errorFrame("rate-limited", `more than ${this.#config.rate.perSecond} messages/s; dropped`));
     } else if (verdict === "flooding") {
       this.#remove(sender.id);
-      closeSocket(socket, CloseCode.flooding, "flooding");
+      this.close(socket, CloseCode.flooding, "flooding");
     }
     return false;
   }
 
-  /** Handles a message; only `renew-ice` awaits anything. */
-  #dispatch(socket: WebSocket, sender: PeerRow, message: ClientMessage): Promise<void> | undefined {
-    if (message.type === "leave") {
-      this.#remove(sender.id);
-      closeSocket(socket, CloseCode.left, "left");
-      return;
-    }
-    if (message.type === "renew-ice") return this.#renewIce(socket, sender);
-    const receiver = message.to === sender.id ? null : this.#store.peer(message.to);
-    if (!receiver) {
-      send(socket, errorFrame("unknown-peer", "`to` is not another peer of this room", message.type));
-      return;
-    }
+  #dispatch(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: Addressed): void {
+    const now = Date.now();
     switch (message.type) {
       case "offer":
       case "key-mismatch":
-        this.#relay(socket, sender, receiver, message);
+        this.#relay.forward(socket, sender, receiver, message, now);
         break;
       case "answer":
-        // A receiver expired by its overflowing queue is gone: nothing to be ready for.
-        if (this.#relay(socket, sender, receiver, message) !== "overflow") this.#becomeReady(socket, sender, receiver);
+        // Having answered, the sender has applied the offer: it can use the receiver's candidates.
+        this.#relay.forward(socket, sender, receiver, message, now);
+        this.#relay.ready(socket, sender, receiver);
         break;
       case "candidate":
-        this.#relayCandidate(socket, sender, receiver, message);
+        this.#relay.candidate(socket, sender, receiver, message, now);
         break;
       case "ready":
-        this.#becomeReady(socket, sender, receiver);
+        this.#relay.ready(socket, sender, receiver);
         break;
       case "done":
-        this.#connected(sender, receiver);
+        this.#relay.done(sender, receiver);
         break;
     }
-  }
-
-  /**
-   * Fresh ICE servers for the sender, at most once per TTL/2 after the last
-   * credentials it was issued (each may be a paid API call; the time is stored,
-   * so hibernating does not reset it). Other events run during the await, so a
-   * second renewal in flight is refused before it, and after it this records
-   * the issue and answers only the asking socket, while it still speaks for
-   * its peer. A failed call records nothing: the peer may retry soon.
-   */
-  async #renewIce(socket: WebSocket, sender: PeerRow): Promise<void> {
-    const { turn } = this.#config;
-    if (turn === null) {
-      send(socket, { type: "ice-servers", ...iceFields(notIssued(this.#config)) });
-      return;
-    }
-    const intervalMs = (turn.ttlSeconds * 1000) / 2;
-    const last = this.#store.iceIssuedAt(sender.id);
-    const wait = last === null ? 0 : last + intervalMs - Date.now();
-    if (wait > 0 || this.#renewing.has(sender.id)) {
-      const message = `renew-ice at most once every ${intervalMs / 1000} s (half the credentials' lifetime); retry in ${Math.ceil(Math.max(wait, 1000) / 1000)} s`;
-      send(socket, errorFrame("rate-limited", message, "renew-ice"));
-      return;
-    }
-    this.#renewing.add(sender.id);
-    const ice = await issueIceServers(this.#config, sender.id).finally(() => this.#renewing.delete(sender.id));
-    const current = this.#store.peer(sender.id);
-    if (current?.conn !== sender.conn || current.awayUntil !== null || socket.readyState !== WebSocket.OPEN) return;
-    if (ice.issued) this.#store.setIceIssuedAt(sender.id, Date.now());
-    send(socket, { type: "ice-servers", ...iceFields(ice) });
-  }
-
-  #relay(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): Delivery {
-    const delivery = this.#deliver(receiver.id, relayed(sender, message), sender.id);
-    if (delivery === "overflow") {
-      send(socket, errorFrame("queue-full", "the receiver is away and its queue is full; it has left", message.type));
-    }
-    return delivery;
-  }
-
-  /** ICE holding: a candidate reaches its receiver only once the receiver is ready for the sender. */
-  #relayCandidate(socket: WebSocket, sender: PeerRow, receiver: PeerRow, message: RelayedMessage): void {
-    if (this.#store.isReady(receiver.id, sender.id)) {
-      this.#relay(socket, sender, receiver, message);
-    } else if (this.#store.heldCount(receiver.id, "pair", sender.id) >= HELD_PER_PAIR) {
-      send(socket, errorFrame("queue-full", `at most ${HELD_PER_PAIR} candidates are held per pair`, "candidate"));
-    } else {
-      this.#store.hold(receiver.id, sender.id, "pair", JSON.stringify(relayed(sender, message)), true);
-    }
-  }
-
-  /** `sender` can now use candidates from `peer`: mark it and deliver what was held, in order. */
-  #becomeReady(socket: WebSocket, sender: PeerRow, peer: PeerRow): void {
-    this.#store.markReady(sender.id, peer.id);
-    for (const frame of this.#store.takeHeld(sender.id, "pair", peer.id)) socket.send(frame);
-  }
-
-  #connected(sender: PeerRow, peer: PeerRow): void {
-    const dropped = this.#store.dropPairCandidates(sender.id, peer.id);
-    // Each side says done, and again after every ICE restart: count the pair once.
-    if (this.#store.markConnected(sender.id, peer.id)) this.#store.bumpStat("pairs-connected", 1);
-    this.#store.bumpStat("candidates-dropped", dropped);
-    console.log(
-      JSON.stringify({ event: "pair-connected", room: this.ctx.id.toString(), dropped, ...this.#store.stats() }),
-    );
   }
 
   // Delivery.
 
-  /** Sends a frame to a connected peer, or holds it while the peer is away. */
-  #deliver(receiverId: string, message: ServerMessage, senderId: string | null): Delivery {
-    const receiver = this.#store.peer(receiverId);
-    if (!receiver) return "sent";
+  /** Sends a frame to every connected peer but one. Away peers get no roster frames: their resumed welcome has the roster. */
+  #announce(message: ServerMessage, except: string): void {
     const frame = JSON.stringify(message);
-    const socket = receiver.awayUntil === null ? this.#socketOf(receiver) : null;
+    for (const peer of this.#store.roster()) if (peer.id !== except) this.#toPeer(peer, frame);
+  }
+
+  /** Sends a frame to a connected peer; false when it is away. */
+  #toPeer(receiver: PeerRow, frame: string): boolean {
+    if (receiver.awayUntil !== null) return false;
+    const socket = this.#socketOf(receiver);
     if (socket) {
-      socket.send(frame);
-      return "sent";
+      this.send(socket, frame);
+      return true;
     }
     // Its socket is gone even if no close event said so yet: the peer is away from now.
-    if (receiver.awayUntil === null) this.#markAway(receiver.id, Date.now());
-    if (this.#store.heldCount(receiver.id, "away") >= HELD_PER_AWAY_PEER) {
-      // It could only come back with a stale view of the room: expire it now.
-      this.#remove(receiver.id);
-      return "overflow";
-    }
-    this.#store.hold(receiver.id, senderId, "away", frame, message.type === "candidate");
-    return "held";
+    this.#markAway(receiver, Date.now());
+    return false;
   }
 
   /** The open socket that currently speaks for a peer, if any. */
   #socketOf(peer: PeerRow): WebSocket | null {
-    for (const socket of this.ctx.getWebSockets(peer.conn)) {
-      if (socket.readyState === WebSocket.OPEN) return socket;
-    }
-    return null;
+    return this.openSockets(peer.conn)[0] ?? null;
   }
 }
 
@@ -391,19 +388,6 @@ export class Room extends DurableObject<Env> {
 async function newSecret(): Promise<Secret> {
   const token = newResumeToken();
   return { token, tokenHash: await hashToken(token) };
-}
-
-/** `iceServersTtl` only when something expires. */
-function iceFields(ice: IssuedIce): { iceServers: IceServer[]; iceServersTtl?: number } {
-  return ice.ttl === undefined
-    ? { iceServers: ice.iceServers }
-    : { iceServers: ice.iceServers, iceServersTtl: ice.ttl };
-}
-
-/** A relayed message as its receiver gets it: `to` replaced by the sender's real id, the rest untouched. */
-function relayed(sender: PeerRow, message: RelayedMessage): ServerMessage {
-  const { to: _, ...body } = message;
-  return { ...body, from: sender.id };
 }
 
 type Parsed = { ok: ClientMessage } | { error: ServerMessage };
@@ -428,48 +412,4 @@ function parseFrame(data: string | ArrayBuffer): Parsed {
 function refOf(json: unknown): string | undefined {
   if (typeof json !== "object" || json === null || !("type" in json)) return undefined;
   return typeof json.type === "string" && CLIENT_MESSAGE_TYPES.has(json.type) ? json.type : undefined;
-}
-
-/** Attachments are read once per socket per wake, not once per frame. */
-const attachments = new WeakMap<WebSocket, Attachment | null>();
-
-function attachmentOf(socket: WebSocket): Attachment | null {
-  let attachment = attachments.get(socket);
-  if (attachment === undefined) {
-    const result = v.safeParse(Attachment, socket.deserializeAttachment());
-    attachment = result.success ? result.output : null;
-    attachments.set(socket, attachment);
-  }
-  return attachment;
-}
-
-function send(socket: WebSocket, message: ServerMessage): void {
-  socket.send(JSON.stringify(message));
-}
-
-/** Closing can race the peer's own close; a socket already closing needs nothing more. */
-function closeSocket(socket: WebSocket, code: number, reason: string): void {
-  try {
-    socket.close(code, reason);
-  } catch {
-    // Already closed.
-  }
-}
-
-/** 1005, 1006 and 1015 only ever describe a close; they cannot be sent. */
-function isSendableCloseCode(code: number): boolean {
-  return (
-    code === 1000 || (code >= 1001 && code <= 1014 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
-  );
-}
-
-/**
- * Refuses a join after accepting it, so the client sees the error frame and
- * the close code (a refused upgrade shows a browser neither). The socket is
- * not hibernatable: it never needs to outlive this request.
- */
-function reject(socket: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
-  socket.accept();
-  send(socket, errorFrame(code, message));
-  socket.close(closeCode, code);
 }

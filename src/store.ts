@@ -2,111 +2,189 @@
  * A room's durable state in the Durable Object's SQLite database. Everything
  * that must survive hibernation, eviction or a restart lives here; the
  * WebSockets' attachments only say which peer and connection a socket is.
+ *
+ * SQL is the record. Memory holds write-through copies of what every frame
+ * consults (peers, readiness, connected pairs, and how much is held where),
+ * loaded once per wake, so relaying costs no query. The room runs every
+ * change inside one SQLite transaction and, when one fails, reloads these
+ * copies from what SQL rolled back to (load).
+ *
+ * A room without peers has no tables: they are created on the first admitted
+ * join (addPeer) and the room deletes its whole storage when its last peer is
+ * gone (then it calls forget), so every room name ever tried costs nothing.
  */
+import { createSchema, migrate, schemaVersion } from "./schema";
 
 export interface PeerRow {
   readonly id: string;
   readonly name: string | null;
   /** The connection (socket tag) that currently speaks for this peer. */
   readonly conn: string;
+  /** The client address it joined or last resumed from (CF-Connecting-IP), if known. */
+  readonly ip: string | null;
   /** Null while connected; the expiry deadline (epoch ms) while away. */
   readonly awayUntil: number | null;
+  /** Its absence (ms, see src/seats.ts) as of `absenceAt`, when it last connected or dropped. */
+  readonly absence: number;
+  readonly absenceAt: number;
 }
 
 /**
  * Why a frame is held:
  * - `pair`: a candidate waiting until its receiver is ready for its sender;
- * - `away`: any frame waiting for an away receiver to resume.
+ * - `away`: a frame waiting for an away receiver to resume.
  */
 export type HoldKind = "pair" | "away";
 
-type PeerRecord = {
-  id: string;
-  name: string | null;
-  conn: string;
-  away_until: number | null;
-};
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS peers (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  name TEXT,
-  token_hash TEXT NOT NULL UNIQUE,
-  conn TEXT NOT NULL,
-  away_until INTEGER
-);
-CREATE TABLE IF NOT EXISTS readiness (
-  receiver TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  PRIMARY KEY (receiver, sender)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS held (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  receiver TEXT NOT NULL,
-  sender TEXT,
-  kind TEXT NOT NULL CHECK (kind IN ('pair', 'away')),
-  is_candidate INTEGER NOT NULL,
-  frame TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS held_by_queue ON held (receiver, kind, sender, seq);
-CREATE TABLE IF NOT EXISTS connected (
-  low TEXT NOT NULL,
-  high TEXT NOT NULL,
-  PRIMARY KEY (low, high)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ice_issued (
-  peer TEXT PRIMARY KEY,
-  at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS stats (
-  key TEXT PRIMARY KEY,
-  value INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
-
-const PEER_COLUMNS = "id, name, conn, away_until";
-
-function toPeer(record: PeerRecord): PeerRow {
-  return { id: record.id, name: record.name, conn: record.conn, awayUntil: record.away_until };
+export interface HeldFrame {
+  receiver: string;
+  sender: string;
+  kind: HoldKind;
+  isCandidate: boolean;
+  frame: string;
+  /** UTF-8 size of `frame`. */
+  bytes: number;
+  at: number;
 }
 
-/** Peer ids are base64url, so a newline cannot occur inside one. */
-const readyKey = (receiver: string, sender: string) => `${receiver}\n${sender}`;
+/** What a connect or a resume writes into a peer's row. */
+export interface Connection {
+  tokenHash: string;
+  conn: string;
+  ip: string | null;
+  absence: number;
+  at: number;
+  /** When TURN credentials were issued with it; null when none were. */
+  iceIssuedAt: number | null;
+}
 
-/** One held queue: a pair's (`sender` given) or all of an away peer's. */
-function selectQueue(receiver: string, kind: HoldKind, sender?: string): { where: string; bindings: string[] } {
-  return sender === undefined
-    ? { where: "receiver = ? AND kind = ?", bindings: [receiver, kind] }
-    : { where: "receiver = ? AND kind = ? AND sender = ?", bindings: [receiver, kind, sender] };
+type PeerRecord = {
+  id: string;
+  seq: number;
+  name: string | null;
+  token_hash: string;
+  conn: string;
+  ip: string | null;
+  away_until: number | null;
+  absence: number;
+  absence_at: number;
+};
+
+/** A held row as the accounting sees it. */
+type HeldMeta = { seq: number; receiver: string; sender: string; kind: string; bytes: number; held_at: number };
+
+const HELD_META = "seq, receiver, sender, kind, bytes, held_at";
+
+/** Peer ids are base64url, so a newline cannot occur inside one. */
+const key = (...parts: string[]) => parts.join("\n");
+const pairKey = (a: string, b: string) => (a < b ? key(a, b) : key(b, a));
+
+/** How much is held, by queue and by sender, and the oldest pair hold: answers the caps without a query. */
+class HeldAccounts {
+  readonly #queues = new Map<string, number>();
+  readonly #senderBytes = new Map<string, number>();
+  /** Pair holds by seq, in seq order (a Map keeps insertion order), so the first is the oldest. */
+  readonly #pairHolds = new Map<number, number>();
+
+  add(row: HeldMeta): void {
+    const queue = key(row.receiver, row.kind, row.sender);
+    this.#queues.set(queue, (this.#queues.get(queue) ?? 0) + 1);
+    this.#senderBytes.set(row.sender, (this.#senderBytes.get(row.sender) ?? 0) + row.bytes);
+    if (row.kind === "pair") this.#pairHolds.set(row.seq, row.held_at);
+  }
+
+  remove(row: HeldMeta): void {
+    const queue = key(row.receiver, row.kind, row.sender);
+    const left = (this.#queues.get(queue) ?? 0) - 1;
+    if (left > 0) this.#queues.set(queue, left);
+    else this.#queues.delete(queue);
+    const bytes = (this.#senderBytes.get(row.sender) ?? 0) - row.bytes;
+    if (bytes > 0) this.#senderBytes.set(row.sender, bytes);
+    else this.#senderBytes.delete(row.sender);
+    this.#pairHolds.delete(row.seq);
+  }
+
+  count(receiver: string, kind: HoldKind, sender: string): number {
+    return this.#queues.get(key(receiver, kind, sender)) ?? 0;
+  }
+
+  bytesFrom(sender: string): number {
+    return this.#senderBytes.get(sender) ?? 0;
+  }
+
+  oldestPairHold(): number | null {
+    for (const at of this.#pairHolds.values()) return at;
+    return null;
+  }
+
+  clear(): void {
+    this.#queues.clear();
+    this.#senderBytes.clear();
+    this.#pairHolds.clear();
+  }
 }
 
 export class RoomStore {
-  /**
-   * Write-through copies of the two tables every relayed frame consults,
-   * loaded once per wake: SQL stays the record, and every write below goes
-   * to both, so a frame costs no query.
-   */
+  /** Whether the room's tables exist. */
+  #open = false;
   readonly #peers = new Map<string, PeerRow>();
+  /** Token hash → peer id: tokens are looked up in memory, so peers need no second index. */
+  readonly #tokens = new Map<string, string>();
   readonly #ready = new Set<string>();
+  readonly #connected = new Set<string>();
+  readonly #held = new HeldAccounts();
+  #nextSeq = 1;
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
-    for (const record of sql.exec<PeerRecord>(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY seq`)) {
-      this.#peers.set(record.id, toPeer(record));
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** (Re)reads everything from SQL, migrating an older schema first. Call inside a transaction. */
+  load(now: number): void {
+    this.forget();
+    const version = schemaVersion(this.sql);
+    if (version === null) return;
+    migrate(this.sql, version, now);
+    this.#open = true;
+    const peers = this.sql.exec<PeerRecord>(
+      "SELECT id, seq, name, token_hash, conn, ip, away_until, absence, absence_at FROM peers ORDER BY seq",
+    );
+    for (const record of peers) {
+      this.#remember(record.token_hash, toPeer(record));
+      this.#nextSeq = record.seq + 1;
     }
-    for (const row of sql.exec<{ receiver: string; sender: string }>("SELECT receiver, sender FROM readiness")) {
-      this.#ready.add(readyKey(row.receiver, row.sender));
+    for (const row of this.sql.exec<{ receiver: string; sender: string }>("SELECT receiver, sender FROM readiness")) {
+      this.#ready.add(key(row.receiver, row.sender));
     }
+    for (const row of this.sql.exec<{ low: string; high: string }>("SELECT low, high FROM connected")) {
+      this.#connected.add(key(row.low, row.high));
+    }
+    for (const row of this.sql.exec<HeldMeta>(`SELECT ${HELD_META} FROM held ORDER BY seq`)) this.#held.add(row);
   }
+
+  /** Whether the room's tables exist. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Forgets everything in memory: the room's storage was deleted. */
+  forget(): void {
+    this.#open = false;
+    this.#peers.clear();
+    this.#tokens.clear();
+    this.#ready.clear();
+    this.#connected.clear();
+    this.#held.clear();
+    this.#nextSeq = 1;
+  }
+
+  // Peers.
 
   peer(id: string): PeerRow | null {
     return this.#peers.get(id) ?? null;
   }
 
   peerByTokenHash(tokenHash: string): PeerRow | null {
-    const rows = this.sql.exec<{ id: string }>("SELECT id FROM peers WHERE token_hash = ?", tokenHash).toArray();
-    return rows[0] ? this.peer(rows[0].id) : null;
+    const id = this.#tokens.get(tokenHash);
+    return id === undefined ? null : this.peer(id);
   }
 
   /** Every peer, connected or away, in join order. */
@@ -118,33 +196,58 @@ export class RoomStore {
     return this.#peers.size;
   }
 
-  addPeer(peer: { id: string; name: string | null; tokenHash: string; conn: string }): void {
+  /** A new peer, connected. Creates the room's tables if this is its first. */
+  addPeer(peer: { id: string; name: string | null }, connection: Connection): void {
+    if (!this.#open) {
+      createSchema(this.sql);
+      this.#open = true;
+    }
+    const { tokenHash, conn, ip, absence, at, iceIssuedAt } = connection;
     this.sql.exec(
-      "INSERT INTO peers (id, name, token_hash, conn, away_until) VALUES (?, ?, ?, ?, NULL)",
+      `INSERT INTO peers (id, seq, name, token_hash, conn, ip, away_until, absence, absence_at, ice_issued_at)
+       VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
       peer.id,
+      this.#nextSeq++,
       peer.name,
-      peer.tokenHash,
-      peer.conn,
+      tokenHash,
+      conn,
+      ip,
+      absence,
+      at,
+      iceIssuedAt,
     );
-    this.#peers.set(peer.id, { id: peer.id, name: peer.name, conn: peer.conn, awayUntil: null });
+    this.#remember(tokenHash, { ...peer, conn, ip, awayUntil: null, absence, absenceAt: at });
   }
 
   /** A resume: the peer is connected again, on a new connection with a new token. */
-  reconnect(id: string, tokenHash: string, conn: string): void {
-    this.sql.exec("UPDATE peers SET token_hash = ?, conn = ?, away_until = NULL WHERE id = ?", tokenHash, conn, id);
+  reconnect(id: string, connection: Connection): void {
     const peer = this.#peers.get(id);
-    if (peer) this.#peers.set(id, { ...peer, conn, awayUntil: null });
+    if (!peer) return;
+    const { tokenHash, conn, ip, absence, at, iceIssuedAt } = connection;
+    this.sql.exec(
+      `UPDATE peers SET token_hash = ?, conn = ?, ip = ?, away_until = NULL, absence = ?, absence_at = ?,
+       ice_issued_at = COALESCE(?, ice_issued_at) WHERE id = ?`,
+      tokenHash,
+      conn,
+      ip,
+      absence,
+      at,
+      iceIssuedAt,
+      id,
+    );
+    this.#forgetToken(id);
+    this.#remember(tokenHash, { ...peer, conn, ip, awayUntil: null, absence, absenceAt: at });
   }
 
-  markAway(id: string, until: number): void {
+  markAway(id: string, until: number, absence: number, at: number): void {
     const peer = this.#peers.get(id);
     if (!peer || peer.awayUntil !== null) return;
-    this.sql.exec("UPDATE peers SET away_until = ? WHERE id = ?", until, id);
-    this.#peers.set(id, { ...peer, awayUntil: until });
+    this.sql.exec("UPDATE peers SET away_until = ?, absence = ?, absence_at = ? WHERE id = ?", until, absence, at, id);
+    this.#peers.set(id, { ...peer, awayUntil: until, absence, absenceAt: at });
   }
 
-  /** The earliest away deadline, for the room's one alarm. */
-  nextDeadline(): number | null {
+  /** The earliest away deadline. */
+  nextAwayDeadline(): number | null {
     let earliest: number | null = null;
     for (const { awayUntil } of this.#peers.values()) {
       if (awayUntil !== null && (earliest === null || awayUntil < earliest)) earliest = awayUntil;
@@ -160,94 +263,159 @@ export class RoomStore {
 
   /** Deletes a peer with its readiness, its pairs, and everything held for or from it. */
   removePeer(id: string): void {
+    if (!this.#peers.has(id)) return;
     this.sql.exec("DELETE FROM peers WHERE id = ?", id);
     this.sql.exec("DELETE FROM readiness WHERE receiver = ? OR sender = ?", id, id);
     this.sql.exec("DELETE FROM connected WHERE low = ? OR high = ?", id, id);
-    this.sql.exec("DELETE FROM held WHERE receiver = ? OR sender = ?", id, id);
-    this.sql.exec("DELETE FROM ice_issued WHERE peer = ?", id);
+    this.#deleteHeld("receiver = ? OR sender = ?", id, id);
+    this.#forgetToken(id);
     this.#peers.delete(id);
     for (const other of this.#peers.keys()) {
-      this.#ready.delete(readyKey(id, other));
-      this.#ready.delete(readyKey(other, id));
+      this.#ready.delete(key(id, other));
+      this.#ready.delete(key(other, id));
+      this.#connected.delete(pairKey(id, other));
     }
   }
 
+  // Pairs.
+
   isReady(receiver: string, sender: string): boolean {
-    return this.#ready.has(readyKey(receiver, sender));
+    return this.#ready.has(key(receiver, sender));
   }
 
   markReady(receiver: string, sender: string): void {
-    const key = readyKey(receiver, sender);
-    if (this.#ready.has(key)) return;
+    const ready = key(receiver, sender);
+    if (this.#ready.has(ready)) return;
     this.sql.exec("INSERT OR IGNORE INTO readiness (receiver, sender) VALUES (?, ?)", receiver, sender);
-    this.#ready.add(key);
+    this.#ready.add(ready);
   }
 
-  /** How many frames one queue holds: a pair's (`sender` given) or an away peer's. */
-  heldCount(receiver: string, kind: HoldKind, sender?: string): number {
-    const queue = selectQueue(receiver, kind, sender);
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM held WHERE ${queue.where}`, ...queue.bindings).one()
-      .n;
+  /** Records that a pair is connected; true the first time, and only then does it write. */
+  markConnected(a: string, b: string): boolean {
+    const pair = pairKey(a, b);
+    if (this.#connected.has(pair)) return false;
+    const [low, high] = a < b ? [a, b] : [b, a];
+    this.sql.exec("INSERT OR IGNORE INTO connected (low, high) VALUES (?, ?)", low, high);
+    this.#connected.add(pair);
+    return true;
   }
 
-  hold(receiver: string, sender: string | null, kind: HoldKind, frame: string, isCandidate: boolean): void {
-    this.sql.exec(
-      "INSERT INTO held (receiver, sender, kind, is_candidate, frame) VALUES (?, ?, ?, ?, ?)",
-      receiver,
-      sender,
-      kind,
-      isCandidate ? 1 : 0,
-      frame,
-    );
+  // Held frames.
+
+  /** How many frames one queue holds. */
+  heldCount(receiver: string, kind: HoldKind, sender: string): number {
+    return this.#held.count(receiver, kind, sender);
   }
 
-  /** Removes and returns one queue's frames in the order they were held. */
+  /** How many bytes a sender has held in the room. */
+  heldBytesFrom(sender: string): number {
+    return this.#held.bytesFrom(sender);
+  }
+
+  hold(held: HeldFrame): void {
+    const seq = this.sql
+      .exec<{ seq: number }>(
+        `INSERT INTO held (receiver, sender, kind, is_candidate, bytes, held_at, frame)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        held.receiver,
+        held.sender,
+        held.kind,
+        held.isCandidate ? 1 : 0,
+        held.bytes,
+        held.at,
+        held.frame,
+      )
+      .one().seq;
+    this.#held.add({ ...held, seq, held_at: held.at });
+  }
+
+  /** Removes and returns one queue's frames in the order they were held: a pair's (`sender` given) or all of an away peer's. */
   takeHeld(receiver: string, kind: HoldKind, sender?: string): string[] {
-    const queue = selectQueue(receiver, kind, sender);
-    const frames = this.sql
-      .exec<{ frame: string }>(`SELECT frame FROM held WHERE ${queue.where} ORDER BY seq`, ...queue.bindings)
-      .toArray()
-      .map((row) => row.frame);
-    this.sql.exec(`DELETE FROM held WHERE ${queue.where}`, ...queue.bindings);
-    return frames;
+    const where =
+      sender === undefined
+        ? { clause: "receiver = ? AND kind = ?", bindings: [receiver, kind] }
+        : { clause: "receiver = ? AND kind = ? AND sender = ?", bindings: [receiver, kind, sender] };
+    const rows = this.sql
+      .exec<HeldMeta & { frame: string }>(
+        `SELECT ${HELD_META}, frame FROM held WHERE ${where.clause} ORDER BY seq`,
+        ...where.bindings,
+      )
+      .toArray();
+    if (rows.length === 0) return [];
+    this.sql.exec(`DELETE FROM held WHERE ${where.clause}`, ...where.bindings);
+    for (const row of rows) this.#held.remove(row);
+    return rows.map((row) => row.frame);
   }
 
   /** Drops every candidate held between two peers, in both directions; returns how many. */
   dropPairCandidates(a: string, b: string): number {
-    return this.sql.exec(
-      "DELETE FROM held WHERE is_candidate = 1 AND ((receiver = ? AND sender = ?) OR (receiver = ? AND sender = ?))",
+    const queues = [
+      [a, "pair", b],
+      [b, "pair", a],
+      [a, "away", b],
+      [b, "away", a],
+    ] as const;
+    // Nothing held between them (a repeated `done`, usually): no statement at all.
+    if (queues.every(([receiver, kind, sender]) => this.#held.count(receiver, kind, sender) === 0)) return 0;
+    return this.#deleteHeld(
+      "is_candidate = 1 AND ((receiver = ? AND sender = ?) OR (receiver = ? AND sender = ?))",
       a,
       b,
       b,
       a,
-    ).rowsWritten;
-  }
-
-  /** Records that a pair is connected; true the first time. */
-  markConnected(a: string, b: string): boolean {
-    const [low, high] = a < b ? [a, b] : [b, a];
-    return this.sql.exec("INSERT OR IGNORE INTO connected (low, high) VALUES (?, ?)", low, high).rowsWritten > 0;
-  }
-
-  /** When the peer was last issued TURN credentials (epoch ms), if ever. */
-  iceIssuedAt(id: string): number | null {
-    return this.sql.exec<{ at: number }>("SELECT at FROM ice_issued WHERE peer = ?", id).toArray()[0]?.at ?? null;
-  }
-
-  setIceIssuedAt(id: string, at: number): void {
-    this.sql.exec("INSERT OR REPLACE INTO ice_issued (peer, at) VALUES (?, ?)", id, at);
-  }
-
-  bumpStat(key: string, by: number): void {
-    this.sql.exec(
-      "INSERT INTO stats (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
-      key,
-      by,
     );
   }
 
-  stats(): Record<string, number> {
-    const rows = this.sql.exec<{ key: string; value: number }>("SELECT key, value FROM stats").toArray();
-    return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+  /** When the oldest candidate held for readiness was held, if any. */
+  oldestPairHold(): number | null {
+    return this.#held.oldestPairHold();
   }
+
+  /** Drops candidates held for readiness since `before` or earlier; returns how many. */
+  expirePairHolds(before: number): number {
+    const oldest = this.#held.oldestPairHold();
+    if (oldest === null || oldest > before) return 0;
+    return this.#deleteHeld("kind = 'pair' AND held_at <= ?", before);
+  }
+
+  // TURN.
+
+  /** When the peer was last issued TURN credentials (epoch ms), if ever. Read from SQL: renewals are rare. */
+  iceIssuedAt(id: string): number | null {
+    const rows = this.sql.exec<{ at: number | null }>("SELECT ice_issued_at AS at FROM peers WHERE id = ?", id);
+    return rows.toArray()[0]?.at ?? null;
+  }
+
+  setIceIssuedAt(id: string, at: number): void {
+    this.sql.exec("UPDATE peers SET ice_issued_at = ? WHERE id = ?", at, id);
+  }
+
+  #deleteHeld(where: string, ...bindings: SqlStorageValue[]): number {
+    const rows = this.sql
+      .exec<HeldMeta>(`DELETE FROM held WHERE ${where} RETURNING ${HELD_META}`, ...bindings)
+      .toArray();
+    for (const row of rows) this.#held.remove(row);
+    return rows.length;
+  }
+
+  #remember(tokenHash: string, peer: PeerRow): void {
+    this.#peers.set(peer.id, peer);
+    this.#tokens.set(tokenHash, peer.id);
+  }
+
+  #forgetToken(id: string): void {
+    for (const [tokenHash, owner] of this.#tokens) if (owner === id) this.#tokens.delete(tokenHash);
+  }
+}
+
+function toPeer(record: PeerRecord): PeerRow {
+  return {
+    id: record.id,
+    name: record.name,
+    conn: record.conn,
+    ip: record.ip,
+    awayUntil: record.away_until,
+    absence: record.absence,
+    absenceAt: record.absence_at,
+  };
 }

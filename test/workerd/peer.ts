@@ -32,6 +32,8 @@ export interface JoinOptions {
   name?: string;
   resume?: string;
   origin?: string;
+  /** The client address, as Cloudflare's edge would set it (the Worker forwards it to the room). */
+  ip?: string;
 }
 
 export function roomStub(room: string): DurableObjectStub {
@@ -44,6 +46,7 @@ export async function upgrade(room: string, options: JoinOptions = {}): Promise<
   if (options.resume !== undefined) url.searchParams.set("resume", options.resume);
   const headers: Record<string, string> = { Upgrade: "websocket" };
   if (options.origin !== undefined) headers.Origin = options.origin;
+  if (options.ip !== undefined) headers["CF-Connecting-IP"] = options.ip;
   return SELF.fetch(url, { headers });
 }
 
@@ -83,7 +86,11 @@ export class Peer {
 
   /** Opens a socket without waiting for anything. */
   static async open(room: string, options: JoinOptions = {}): Promise<Peer> {
-    const response = await upgrade(room, options);
+    return Peer.of(await upgrade(room, options));
+  }
+
+  /** The peer on an upgrade's answer (from the Worker, or straight from a room). */
+  static of(response: Response): Peer {
     expect(response.status).toBe(101);
     if (!response.webSocket) throw new Error("101 without a socket");
     return new Peer(response.webSocket);

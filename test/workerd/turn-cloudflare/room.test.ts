@@ -134,7 +134,7 @@ describe("Cloudflare TURN", () => {
     const a = await Peer.join(room);
     // Let the first credentials age past TTL/2: the peer's record says they were issued long ago.
     await runInDurableObject(roomStub(room), (_, state) => {
-      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+      state.storage.sql.exec("UPDATE peers SET ice_issued_at = ice_issued_at - ?", (TTL / 2) * 1000);
     });
     a.send({ type: "renew-ice" });
     expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN], iceServersTtl: RETRY });
@@ -158,6 +158,18 @@ describe("Cloudflare TURN", () => {
     expect(calls).toHaveLength(2);
     expect(hasCredentials(badName)).toBe(false);
     expect(hasCredentials(third)).toBe(false);
+  });
+
+  it("checks the room's join limit before calling Cloudflare: a rate-limited join costs no call", async () => {
+    const room = freshRoom();
+    // 20 cheap upgrades (bad names) spend the room's burst.
+    const spent = await Promise.all(Array.from({ length: 20 }, () => Peer.open(room, { name: "\u0007" })));
+    for (const peer of spent) await peer.next("error");
+    const limited = await Peer.open(room, { name: "Ann" });
+    expect(await limited.next()).toMatchObject({ type: "error", code: "rate-limited" });
+    await limited.expectClose(CloseCode.joinRateLimited);
+    expect(calls).toEqual([]);
+    expect(hasCredentials(limited)).toBe(false);
   });
 
   it("calls again for a resume, and sends the fresh credentials", async () => {
@@ -187,7 +199,7 @@ describe("Cloudflare TURN", () => {
     ]);
     expect(calls).toHaveLength(1);
     await runInDurableObject(roomStub(room), (_, state) => {
-      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+      state.storage.sql.exec("UPDATE peers SET ice_issued_at = ice_issued_at - ?", (TTL / 2) * 1000);
     });
     a.send({ type: "renew-ice" });
     expect(await a.next()).toEqual({ type: "ice-servers", iceServers: [STUN, issued(2)], iceServersTtl: TTL });
@@ -202,7 +214,7 @@ describe("Cloudflare TURN", () => {
     const room = freshRoom();
     const a = await Peer.join(room);
     await runInDurableObject(roomStub(room), (_, state) => {
-      state.storage.sql.exec("DELETE FROM ice_issued");
+      state.storage.sql.exec("UPDATE peers SET ice_issued_at = NULL");
     });
     let release = () => {};
     const held = new Promise<void>((resolve) => {

@@ -122,7 +122,7 @@ describe("TURN REST", () => {
     ]);
     // Half the lifetime later (the stored issue time moved back), a renewal is due.
     await runInDurableObject(roomStub(room), (_, state) => {
-      state.storage.sql.exec("UPDATE ice_issued SET at = at - ?", (TTL / 2) * 1000);
+      state.storage.sql.exec("UPDATE peers SET ice_issued_at = ice_issued_at - ?", (TTL / 2) * 1000);
     });
     await nextSecond();
     a.send({ type: "renew-ice" });
