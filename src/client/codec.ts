@@ -7,7 +7,8 @@
  * alike: the two peers do not share a key.
  */
 import * as v from "valibot";
-import { type ClientMessage, IceCandidate, type PeerFrame } from "../protocol";
+import type { ClientMessage } from "../inbound";
+import { IceCandidate, type PeerFrame } from "../protocol";
 import { parseJson } from "./json";
 import { deriveRoomKey, open, parseKey, ReplayWindow, requireWebCrypto, seal } from "./seal";
 
@@ -19,10 +20,10 @@ export type PeerSignal =
 
 type Relayed = Extract<ClientMessage, { type: "offer" | "answer" | "candidate" }>;
 
-/** A frame from a peer that is not in this room's form or fails to authenticate. */
+/** A frame from a peer that is not in this room's form or fails to authenticate. Caught by its link, never shown. */
 export class KeyMismatch extends Error {
   constructor(readonly peer: string) {
-    super(`signaling from peer ${peer} does not match this room's key`);
+    super(`key mismatch: ${peer}`);
   }
 }
 
@@ -81,7 +82,11 @@ export function sealed(key: string, room: string): CodecFactory {
         const context = { room, from: self, to: remote, type };
         state.sent += 1;
         const plaintext = JSON.stringify({ n: state.sent, ...payload });
-        return { type, to: remote, sealed: await seal(await roomKey, context, plaintext) };
+        const sealedText = await seal(await roomKey, context, plaintext);
+        // Two arms for the type checker: sealed descriptions and sealed candidates have their own caps.
+        return type === "candidate"
+          ? { type, to: remote, sealed: sealedText }
+          : { type, to: remote, sealed: sealedText };
       },
       async decode(frame) {
         if (!("sealed" in frame)) throw new KeyMismatch(remote);

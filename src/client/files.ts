@@ -5,10 +5,13 @@
  * `file-received` when size and digest match, `file-corrupt` otherwise;
  * either side may send `file-cancel`.
  *
- * Neither side ever holds the file at once: the sender reads 1 MiB slices,
- * the receiver folds 1 MiB blocks into 8 MiB Blob segments (which the browser may
- * keep out of the page's memory). The digest is a hash list, computed by
- * WebCrypto off the main thread: SHA-256 over the SHA-256 of each 1 MiB block.
+ * The sender reads 1 MiB slices; the receiver folds 1 MiB blocks into 8 MiB
+ * Blob segments, so the page's own memory holds under one segment per
+ * transfer, while the browser keeps the segments (in memory or on disk, as it
+ * chooses) until the whole file is handed out as one Blob. That is why a
+ * peer's incoming files are bounded, in number and in declared size. The
+ * digest is a hash list, computed by WebCrypto off the main thread: SHA-256
+ * over the SHA-256 of each 1 MiB block.
  */
 import * as v from "valibot";
 import { FileControl, FileHeader } from "../protocol";
@@ -110,7 +113,7 @@ async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]):
       return outcome;
     }),
   );
-  await Promise.allSettled(channels.map(opened));
+  await Promise.all(channels.map(opened));
   const header: FileHeader = { type: "file-header", name: transfer.name, size: file.size, mime: file.type };
   for (const channel of live) channel.send(JSON.stringify(header));
   const digests = new HashList();
@@ -150,15 +153,26 @@ function listenAsSender(channel: RTCDataChannel): Promise<Outcome> {
   });
 }
 
-/**
- * Receives a file channel: `start` is called with the transfer once the header
- * arrives, `complete` with the verified file.
- */
-export function receiveFile(
-  channel: RTCDataChannel,
-  start: (transfer: Transfer) => void,
-  complete: (transfer: Transfer, blob: Blob) => void,
-): void {
+/** Incoming transfers from one peer at once; more are refused. */
+const MAX_INCOMING = 8;
+
+/** One peer's incoming files: how many are under way, and the largest size accepted. */
+export interface Inbox {
+  active: number;
+  readonly maxFileSize: number;
+}
+
+export interface ReceiveEvents {
+  /** The header was accepted: the transfer begins. */
+  start(transfer: Transfer): void;
+  /** The file arrived intact. */
+  complete(transfer: Transfer, blob: Blob): void;
+  /** The header was refused (too large, or too many at once): cancelled before any byte was kept. */
+  refuse(code: "file-too-large" | "too-many-files", message: string): void;
+}
+
+/** Receives a file channel from the peer whose files `inbox` counts. */
+export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEvents): void {
   channel.binaryType = "arraybuffer";
   let transfer: Transfer | null = null;
   const digests = new HashList();
@@ -174,11 +188,17 @@ export function receiveFile(
       const header = v.safeParse(FileHeader, parseJson(data));
       if (!header.success) return channel.close();
       const { name, size, mime } = header.output;
+      if (size > inbox.maxFileSize) {
+        return refuse("file-too-large", `a file of ${size} bytes, above maxFileSize`);
+      }
+      if (inbox.active >= MAX_INCOMING) return refuse("too-many-files", `over ${MAX_INCOMING} files at once`);
+      inbox.active += 1;
       transfer = new Transfer(channel.label.slice(5), name, size, mime, [channel], false);
       transfer.addEventListener("end", ({ detail }) => {
+        inbox.active -= 1;
         if (detail.state !== "done") release(); // a cancelled or failed download keeps nothing
       });
-      return start(transfer);
+      return on.start(transfer);
     }
     if (transfer.state !== "active") return;
     if (data instanceof ArrayBuffer) {
@@ -191,6 +211,14 @@ export function receiveFile(
     else if (control?.type === "file-end") void verify(transfer, control.sha256);
   };
   channel.onclose = () => transfer?.finish("failed", "the connection closed during the transfer");
+
+  /** Cancels before the first byte: whatever is already on its way is dropped unread. */
+  function refuse(code: Parameters<ReceiveEvents["refuse"]>[0], message: string): void {
+    channel.onmessage = null;
+    sendControl(channel, { type: "file-cancel" });
+    channel.close();
+    on.refuse(code, message);
+  }
 
   /** Cuts the bytes into exact 1 MiB blocks, whatever sizes the chunks come in. */
   function take(data: ArrayBuffer): void {
@@ -228,9 +256,10 @@ export function receiveFile(
     if (active.state !== "active") return; // cancelled while the digest was computed
     if (!intact) return fail(active);
     sendControl(channel, { type: "file-received" });
-    const blob = new Blob([...segments, ...blocks], { type: active.type });
+    // Never the declared type: a sender must not choose how a browser renders (or runs) what it sent.
+    const blob = new Blob([...segments, ...blocks], { type: "application/octet-stream" });
     active.finish("done");
-    complete(active, blob);
+    on.complete(active, blob);
   }
 
   function fail(active: Transfer): void {
@@ -268,13 +297,12 @@ function joined(buffers: ArrayBuffer[]): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** Resolves when the channel opens, or closes instead: the sender only waits for it, and finds out which later. */
 function opened(channel: RTCDataChannel): Promise<void> {
-  if (channel.readyState === "open") return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    channel.addEventListener("open", () => resolve(), { once: true });
-    channel.addEventListener("close", () => reject(new Error("the file channel closed before opening")), {
-      once: true,
-    });
+  return new Promise((resolve) => {
+    if (channel.readyState === "open") resolve();
+    channel.addEventListener("open", () => resolve());
+    channel.addEventListener("close", () => resolve());
   });
 }
 

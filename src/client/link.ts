@@ -14,7 +14,8 @@
  *
  * States: connecting → connected ⇄ reconnecting → failed, and closed.
  */
-import type { ClientMessage, IceServer, PeerFrame } from "../protocol";
+import type { ClientMessage } from "../inbound";
+import type { IceServer, PeerFrame } from "../protocol";
 import { KeyMismatch, type PairCodec, type PeerSignal } from "./codec";
 import { isRelay, scrubSdp, withoutRelatedAddress } from "./ice";
 
@@ -42,8 +43,8 @@ type Signal = (message: ClientMessage) => void;
 /** What a link says: payloads for its peer (through the codec), and notes for the server. */
 type Note = { type: "ready" | "done" | "key-mismatch" };
 type Outgoing = PeerSignal | Note;
-const isNote = (message: Outgoing): message is Note =>
-  message.type === "ready" || message.type === "done" || message.type === "key-mismatch";
+/** A note has no payload: neither a description nor a candidate. */
+const isNote = (message: Outgoing): message is Note => !("sdp" in message || "candidate" in message);
 
 /** How long ICE may stay `disconnected` before the newcomer restarts it. */
 const DISCONNECTED_GRACE_MS = 2_000;

@@ -45,12 +45,15 @@ export interface JoinOptions {
   relay?: boolean;
   /** The room key (from `generateKey()`): every payload between peers is end-to-end encrypted. */
   key?: string;
+  /** Largest file accepted, in bytes, as its sender declares it (default 4 GiB); a larger one is refused unread. */
+  maxFileSize?: number;
 }
 
 /** Renew TURN credentials when this much of their lifetime has passed. */
 const RENEW_AT = 0.75;
 /** The longest delay setTimeout keeps (about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const NEVER = Number.POSITIVE_INFINITY;
 
 /** The events a room dispatches, each a CustomEvent with this `detail`. */
 export interface MeshRoomEvents {
@@ -61,10 +64,12 @@ export interface MeshRoomEvents {
   /** The peer is gone, and removed from `room.peers`. */
   "peer-leave": { peer: Readonly<Peer> };
   message: { from: string; data: unknown };
+  /** `type` is the MIME type the sender declared: a claim, not a check. */
   "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
+  /** `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. */
   file: { from: string; name: string; size: number; type: string; blob: Blob };
   signaling: { state: SignalingState };
-  /** `peer` names the peer an error is about (`key-mismatch`). */
+  /** `peer` names the peer an error is about (`key-mismatch`, `bad-signal`, a refused file). */
   error: { code: string; message: string; peer?: string };
 }
 
@@ -82,7 +87,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   #iceServers: IceServer[] = [];
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the credentials that our links' relay allocations were made with expire (epoch ms). */
-  #relayExpiresAt = Number.POSITIVE_INFINITY;
+  #relayExpiresAt = NEVER;
   #transfers = 0;
 
   constructor(
@@ -103,7 +108,14 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
       {
         welcome: (welcome) => this.#welcome(welcome),
         message: (message) => this.#signal(message),
-        state: (state) => this.emit("signaling", { state }),
+        state: (state) => {
+          // Closed for good (left, refused, removed, replaced by another tab): no link can be negotiated again.
+          if (state === "closed") {
+            clearTimeout(this.#renewTimer);
+            this.#dropAll();
+          }
+          this.emit("signaling", { state });
+        },
         error: (code, message) => this.emit("error", { code, message }),
       },
     );
@@ -141,10 +153,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     );
   }
 
+  /** Leaves for good: signaling closes, and with it every link (see the constructor). */
   leave(): void {
-    clearTimeout(this.#renewTimer);
     this.#signaling.leave();
-    this.#dropAll();
   }
 
   /** The links that may carry data: one named peer (which must be connected) or all connected ones. */
@@ -160,7 +171,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     if (this.options.relay && !this.relayAvailable) {
       this.emit("error", {
         code: "relay-unavailable",
-        message: "relay-only mode needs a TURN server, and this room offers none: connecting to nobody",
+        message: "relay-only, but this room offers no TURN server: connecting to nobody",
       });
     }
     if (welcome.resumed && welcome.id === this.id) {
@@ -193,9 +204,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
       return;
     }
     const now = Date.now();
-    const renewAt = ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000 * RENEW_AT;
+    const renewAt = ttl === undefined ? NEVER : now + ttl * 1000 * RENEW_AT;
     clearTimeout(this.#renewTimer);
-    if (renewAt !== Number.POSITIVE_INFINITY) {
+    if (renewAt !== NEVER) {
       const delay = Math.min(renewAt - now, MAX_TIMER_MS);
       this.#renewTimer = setTimeout(() => this.#signaling.send({ type: "renew-ice" }), delay);
     }
@@ -203,8 +214,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     const move = renewal || this.#relayExpiresAt < renewAt;
     this.#iceServers = servers;
     for (const link of this.#links.values()) link.setIceServers(servers, move);
-    if (move || this.#relayExpiresAt === Number.POSITIVE_INFINITY) {
-      this.#relayExpiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : now + ttl * 1000;
+    if (move || this.#relayExpiresAt === NEVER) {
+      this.#relayExpiresAt = ttl === undefined ? NEVER : now + ttl * 1000;
     }
   }
 
@@ -233,6 +244,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     if (self === null) throw new Error("a link before the welcome");
     const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
     const codec = this.#codecs(self, info.id);
+    const inbox = { active: 0, maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
     const link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
@@ -244,11 +256,11 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         if (frame.success) this.emit("message", { from: info.id, data: frame.output.data });
       },
       fileChannel: (channel) =>
-        receiveFile(
-          channel,
-          (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
-          (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
-        ),
+        receiveFile(channel, inbox, {
+          start: (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
+          complete: (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
+          refuse: (code, message) => this.emit("error", { code, message, peer: info.id }),
+        }),
       mismatch: () =>
         this.emit("error", {
           code: "key-mismatch",

@@ -8,7 +8,8 @@
  * entered only once a `welcome` has been handed to the owner.
  */
 import * as v from "valibot";
-import { type ClientMessage, CloseCode, type ErrorCode, ServerMessage } from "../protocol";
+import type { ClientMessage } from "../inbound";
+import { CloseCode, type ErrorCode, ServerMessage } from "../protocol";
 import { parseJson } from "./json";
 
 export type SignalingState = "connecting" | "connected" | "reconnecting" | "closed";
@@ -20,8 +21,8 @@ export interface SignalingEvents {
   welcome(welcome: Welcome): void;
   message(message: RoomFrame): void;
   state(state: SignalingState): void;
-  /** A refusal or a protocol error the server reported. */
-  error(code: ErrorCode | "protocol", message: string): void;
+  /** A refusal or a protocol error the server reported; `replaced`: another connection took over our identity. */
+  error(code: ErrorCode | "protocol" | "replaced", message: string): void;
 }
 
 const PING_EVERY_MS = 10_000;
@@ -48,6 +49,10 @@ export class Signaling {
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #welcomeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Left while not welcomed: until then (epoch ms), the socket in flight exists only to say `leave`. */
+  #leaveBy = 0;
+  /** The current socket opened: the room may have taken its token. */
+  #opened = false;
 
   constructor(
     private readonly url: (resume: string | null) => string,
@@ -67,30 +72,32 @@ export class Signaling {
     return true;
   }
 
-  /** Leaves the room for good. */
-  leave(): void {
-    if (!this.send({ type: "leave" }) && this.#resume) this.#leaveFromAfar(this.#resume);
-    this.#socket?.close(CloseCode.left);
-    this.#finish();
-  }
-
   /**
-   * Signaling is down while we leave: resume on a one-off socket just to say
-   * `leave`, or the others would wait out the grace period. Gives up after a
-   * while if the room cannot be reached.
+   * Leaves the room for good. While signaling is down, the others would wait
+   * out the grace period: so the resume in flight, or one started now, says
+   * `leave` once welcomed. One socket at a time: two would present the same
+   * token, the first to arrive would rotate it, and the other would join as a
+   * newcomer, a phantom. Gives up after a while if the room cannot be reached.
    */
-  #leaveFromAfar(resume: string): void {
-    const socket = new WebSocket(this.url(resume));
-    const giveUp = setTimeout(() => socket.close(), WELCOME_WITHIN_MS);
-    socket.onmessage = ({ data }) => {
-      if (parseFrame(data)?.type === "welcome") socket.send(JSON.stringify({ type: "leave" }));
-    };
-    socket.onclose = () => clearTimeout(giveUp);
+  leave(): void {
+    if (this.#state === "closed") return;
+    const socket = this.#socket;
+    const said = this.send({ type: "leave" });
+    this.#finish();
+    if (said) socket?.close(CloseCode.left);
+    else if (socket || this.#resume) {
+      this.#leaveBy = Date.now() + WELCOME_WITHIN_MS;
+      if (!socket) this.#connect();
+    }
   }
 
   #connect(): void {
     const socket = new WebSocket(this.url(this.#resume));
     this.#socket = socket;
+    this.#opened = false;
+    socket.onopen = () => {
+      this.#opened = true;
+    };
     socket.onmessage = (event) => this.#receive(socket, event.data);
     socket.onclose = (event) => this.#closed(socket, event.code);
     this.#welcomeTimer = setTimeout(() => this.#abandon(socket), WELCOME_WITHIN_MS);
@@ -103,6 +110,14 @@ export class Signaling {
       return;
     }
     const message = parseFrame(data);
+    if (this.#leaveBy) {
+      // Welcomed (resumed, or as a newcomer if our identity had expired): leave at once.
+      if (message?.type === "welcome") {
+        socket.send(JSON.stringify({ type: "leave" }));
+        socket.close(CloseCode.left);
+      }
+      return;
+    }
     if (!message) {
       this.on.error("protocol", "the server sent a frame outside the protocol");
       return;
@@ -128,7 +143,18 @@ export class Signaling {
     clearTimeout(this.#welcomeTimer);
     this.#stopHeartbeat();
     this.#socket = null;
+    if (this.#leaveBy) {
+      // A socket that never opened never reached the room: its token is still good to leave with.
+      // (Without a token there is nothing to leave: a first join that failed joined nothing.)
+      if (!this.#opened && this.#resume && Date.now() < this.#leaveBy) {
+        this.#retryTimer = setTimeout(() => this.#connect(), BACKOFF_FIRST_MS);
+      }
+      return;
+    }
     if (this.#state === "closed") return;
+    if (code === CloseCode.replaced) {
+      this.on.error("replaced", "another connection resumed this peer: the room is open elsewhere");
+    }
     if (FINAL_CLOSES.has(code)) {
       this.#finish();
       return;
@@ -160,9 +186,9 @@ export class Signaling {
     this.#closed(socket, 1006);
   }
 
+  /** Closed for the owner. A socket still waiting for its welcome keeps its deadline (see `leave`). */
   #finish(): void {
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#welcomeTimer);
     this.#stopHeartbeat();
     this.#setState("closed");
   }

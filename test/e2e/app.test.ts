@@ -1,8 +1,9 @@
 /**
  * The room app as a person uses it, in Chromium against wrangler dev:
  * landing, names, chat both ways, a file, a full room, leaving, encrypted
- * rooms and their keys, hiding one's IP address. Screenshots of every state
- * go to test-results/screens/ to be looked at.
+ * rooms and their keys, hiding one's IP address, names in any script, a long
+ * chat, the room opened in another tab. Screenshots of every state go to
+ * test-results/screens/ to be looked at.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import type { BrowserContextOptions, Page } from "playwright-core";
 import { beforeAll, expect, it } from "vitest";
 import { describeWithBrowser, openPage, useStack } from "./browser";
 import { joinWithLibrary } from "./mesh-harness";
+import { SignalingTap } from "./tap";
 
 const SCREENS = "test-results/screens";
 const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true };
@@ -122,6 +124,14 @@ describeWithBrowser("the room app", () => {
     const [download] = await Promise.all([bob.page.waitForEvent("download"), link.click()]);
     expect(download.suggestedFilename()).toBe("minutes.txt");
     expect(readFileSync(await download.path(), "utf8")).toBe(content.toString());
+    // Saved, never rendered: opened in a tab of its own, the link's blob downloads (its type is no sender's choice).
+    const viewer = await bob.page.context().newPage();
+    const [opened] = await Promise.all([
+      viewer.waitForEvent("download", { timeout: 5_000 }),
+      viewer.goto((await link.getAttribute("href")) ?? "").catch(() => undefined),
+    ]);
+    expect(readFileSync(await opened.path(), "utf8")).toBe(content.toString());
+    await viewer.close();
     await ann.page.locator('#transfers li.transfer[data-state="done"]').waitFor();
     await screenshot(bob.page, "room-file-received");
     expect([...ann.errors, ...bob.errors]).toEqual([]);
@@ -204,6 +214,7 @@ describeWithBrowser("the room app", () => {
     const atAnn = ann.page.locator("#peers li[data-peer-id][data-mismatch]", { hasText: "Mallory" });
     await expect(atAnn.textContent()).resolves.toContain("Different key");
     await expect(atAnn.locator(".pill").textContent()).resolves.toBe("can't connect");
+    await expect(ann.page.locator("#banner bdi").first().textContent()).resolves.toBe("Mallory");
     await expect(mallory.page.locator("#chat-hint").textContent()).resolves.toContain("can't connect to anyone");
     await screenshot(mallory.page, "room-wrong-key");
     await screenshot(ann.page, "room-wrong-key-other-side");
@@ -259,5 +270,87 @@ describeWithBrowser("the room app", () => {
     await screenshot(page, "room-hide-ip-off-phone");
     expect(errors).toEqual([]);
     await page.context().close();
+  });
+  it("keeps the last 500 chat messages, however many arrive", async () => {
+    const ann = await person("/r/app-long-chat");
+    await enterRoom(ann.page, "Ann");
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "app-long-chat", "Bob");
+    await connectedPeers(ann.page, 1);
+    await bob.page.evaluate(() => {
+      for (let i = 1; i <= 600; i++) window.mesh.room.send({ kind: "chat", text: `message ${i}` });
+    });
+    await ann.page.locator("#messages li.message", { hasText: "message 600" }).waitFor();
+    const messages = ann.page.locator("#messages li.message");
+    await expect(messages.count()).resolves.toBe(500);
+    await expect(messages.first().locator(".message-text").textContent()).resolves.toBe("message 101");
+    expect(ann.errors).toEqual([]);
+    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+  });
+
+  it("shows names and file names isolated, whatever their script, and says when a file is refused", async () => {
+    const ann = await person("/r/app-names");
+    await enterRoom(ann.page, "Ann");
+    // A right-to-left name: it must not reorder "from", "·" and the sizes around it.
+    const dana = await joinWithLibrary(stack.browser, stack.server.url, "app-names", "דנה כהן");
+    await connectedPeers(ann.page, 1);
+    const peerName = ann.page.locator("#peers li[data-peer-id] .peer-name");
+    await expect(peerName.evaluate((element) => element.localName)).resolves.toBe("bdi");
+    await expect(peerName.textContent()).resolves.toBe("דנה כהן");
+
+    await dana.page.evaluate(() => window.mesh.room.send({ kind: "chat", text: "שלום! the minutes are coming." }));
+    const author = ann.page.locator("#messages li.message .message-author");
+    await author.waitFor();
+    await expect(author.evaluate((element) => element.localName)).resolves.toBe("bdi");
+
+    // A file name that hides its extension behind a right-to-left override is shown (and saved) with the override visible.
+    await dana.page.evaluate(() => window.mesh.room.sendFile(new File(["%PDF"], "invoice\u202Efdp.exe")).done);
+    const spoof = ann.page.locator("#transfers li.transfer", { hasText: "invoice\uFFFDfdp.exe" });
+    await spoof.locator("a[download]").waitFor();
+    await expect(spoof.locator(".transfer-name bdi").count()).resolves.toBe(1);
+    await expect(spoof.locator(".transfer-direction bdi").textContent()).resolves.toBe("דנה כהן");
+    await expect(spoof.locator("a[download]").getAttribute("download")).resolves.toBe("invoice\uFFFDfdp.exe");
+
+    // Nine files at once from one person: eight arrive, the ninth is refused, and Ann hears who sent it.
+    await dana.page.evaluate(() => {
+      const block = new Uint8Array(64 * 1024);
+      for (let i = 1; i <= 9; i++) window.mesh.room.sendFile(new File(Array(16).fill(block), `סיכום ${i}.txt`));
+    });
+    const refusal = await bannerSays(ann.page, "was refused");
+    expect(refusal).toContain("A file from דנה כהן was refused: 8 of their files are already arriving");
+    await expect(ann.page.locator("#banner bdi").textContent()).resolves.toBe("דנה כהן");
+    await ann.page.locator('#transfers li.transfer[data-state="done"]').nth(8).waitFor();
+    await screenshot(ann.page, "room-rtl-names-files");
+    expect(ann.errors).toEqual([]);
+    await Promise.all([ann.page.context().close(), dana.page.context().close()]);
+  });
+
+  it("says so when the room is opened in another tab, and rejoins here on request", async () => {
+    const ann = await person("/r/app-replaced");
+    const tap = await SignalingTap.install(ann.page, "app-replaced");
+    await enterRoom(ann.page, "Ann");
+    await inRoom(ann.page);
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "app-replaced", "Bob");
+    await connectedPeers(ann.page, 1);
+    // Another tab resumes Ann's place (as a duplicated tab holding her state would): this one is replaced.
+    const token = tap.resume;
+    if (!token) throw new Error("no resume token seen");
+    const other = await ann.page.context().newPage();
+    await other.goto(`${stack.server.url}/`);
+    const url = `${stack.server.url.replace(/^http/, "ws")}/r/app-replaced/ws?resume=${token}`;
+    await other.evaluate((url) => void new WebSocket(url), url);
+    expect(await bannerSays(ann.page, "opened in another tab or window")).toContain("rejoin here");
+    await expect(ann.page.locator("#chat-hint").textContent()).resolves.toBe(
+      "This room is open in another tab or window.",
+    );
+    await expect(ann.page.locator("#peers li[data-peer-id]").count()).resolves.toBe(0);
+    await screenshot(ann.page, "room-replaced");
+    await other.close();
+    await Promise.all([
+      ann.page.waitForEvent("load"),
+      ann.page.locator("#banner button", { hasText: "Rejoin here" }).click(),
+    ]);
+    await connectedPeers(ann.page, 1);
+    expect(ann.errors).toEqual([]);
+    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   });
 });

@@ -84,6 +84,76 @@ describeWithBrowser("departures", () => {
     expect(seenAt - leftAt).toBeLessThan(1_000);
   });
 
+  /** Resolves once `check` holds, polling from the test's side. */
+  async function until(check: () => boolean, timeout: number): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error("timed out");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  const joinsSeen = (peer: MeshPeer) =>
+    peer.page.evaluate(() =>
+      window.mesh.events.filter((e) => e.type === "peer-join").map((e) => (e.detail.peer as { id: string }).id),
+    );
+
+  it("leaves no phantom behind when it leaves while a resume is in flight", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "leave-resuming", "Ann", async (page) => {
+      tap = await SignalingTap.install(page, "leave-resuming");
+    });
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "leave-resuming", "Bob");
+    await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
+    if (!tap) throw new Error("no tap");
+    const signaling = tap;
+    // The resume reaches the room, which takes its token and rotates it, but its welcome is held back.
+    signaling.hold = true;
+    await signaling.cut();
+    await until(() => signaling.held.length > 0, 10_000);
+    signaling.hold = false;
+    const leftAt = await ann.page.evaluate(() => {
+      window.mesh.room.leave();
+      return Date.now();
+    });
+    signaling.release();
+    const seenAt = await seenLeaving(bob, ann.id, (GRACE_SECONDS + 10) * 1_000);
+    // Nobody but Ann ever joined: no socket presented the used token and came in as a newcomer.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await joinsSeen(bob)).toEqual([ann.id]);
+    expect(await bob.page.evaluate(() => window.mesh.room.peers.size)).toBe(0);
+    expect(signaling.connections).toBe(2);
+    // Well inside the two-second grace period: the room heard the leave, on the resumed socket.
+    expect(seenAt - leftAt).toBeLessThan(1_000);
+  });
+
+  it("says so, and lets go of everyone, when another tab takes over its place in the room", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "replaced", "Ann", async (page) => {
+      tap = await SignalingTap.install(page, "replaced");
+    });
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "replaced", "Bob");
+    await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
+    const token = tap?.resume;
+    if (!tap || !token) throw new Error("no resume token seen");
+    // A second tab with the same state resumes Ann: the room closes her socket with 4002.
+    const other = await ann.page.context().newPage();
+    await other.goto(`${stack.server.url}/`);
+    await other.evaluate(
+      (url) => void new WebSocket(url),
+      `${stack.server.url.replace(/^http/, "ws")}/r/replaced/ws?resume=${token}`,
+    );
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "closed");
+    const errors = await ann.page.evaluate(() =>
+      window.mesh.events.filter((e) => e.type === "error").map((e) => e.detail),
+    );
+    expect(errors).toEqual([expect.objectContaining({ code: "replaced" })]);
+    expect(await ann.page.evaluate(() => window.mesh.room.peers.size)).toBe(0);
+    // Final: it does not fight the other tab for the place.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(tap.connections).toBe(1);
+  });
+
   it("abandons a socket whose pong stops coming, and resumes on a new one", async () => {
     let tap: SignalingTap | undefined;
     const ann = await joinWithLibrary(stack.browser, stack.server.url, "dead-socket", "Ann", async (page) => {

@@ -1,7 +1,8 @@
 /**
  * The mesh library itself in Chromium against wrangler dev: two and eight
  * peers, messages exactly once, files intact with progress, and cancels from
- * either side, also with several receivers.
+ * either side, also with several receivers; what a receiver accepts (a type it
+ * does not trust, a size and a number of files at once it bounds).
  */
 import { expect, it } from "vitest";
 import { describeWithBrowser, useStack } from "./browser";
@@ -23,6 +24,8 @@ declare global {
     incoming: import("../../src/client/mesh").Transfer | null;
     /** The sending side's transfer and how it ended. */
     outgoing: { transfer: import("../../src/client/mesh").Transfer; outcome: Promise<string> };
+    /** Incoming transfers that ended, however. */
+    ended: number;
   }
 }
 
@@ -276,6 +279,103 @@ describeWithBrowser("the mesh library in Chromium", () => {
     await b.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "still here"));
     expect(await a.page.evaluate(() => window.outgoing.transfer.loaded)).toBe(sender.loaded);
     expect(await b.page.evaluate(() => window.incoming?.loaded)).toBe(receiver.loaded);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+  it("hands out a received file as application/octet-stream, whatever type its sender declared", async () => {
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-type", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-type", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    const received = b.page.evaluate(
+      () =>
+        new Promise<{ type: string; blobType: string; text: string }>((resolve) => {
+          window.mesh.room.addEventListener("file", async (event) => {
+            const { type, blob } = (event as CustomEvent<{ type: string; blob: Blob }>).detail;
+            resolve({ type, blobType: blob.type, text: await blob.text() });
+          });
+        }),
+    );
+    const page = "<script>document.title = 'ran'</script>";
+    await a.page.evaluate(
+      ({ to, page }) => window.mesh.room.sendFile(new File([page], "page.html", { type: "text/html" }), { to }).done,
+      { to: b.id, page },
+    );
+    // The declared type is reported, as a claim; the bytes come as a download, never as a page to render.
+    expect(await received).toEqual({ type: "text/html", blobType: "application/octet-stream", text: page });
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
+  it("refuses a file whose declared size is above maxFileSize, before any byte", async () => {
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-max-size", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-max-size", "Bob", undefined, {
+      maxFileSize: 64 * 1024,
+    });
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    const send = (size: number) =>
+      a.page.evaluate(
+        ({ to, size }) =>
+          window.mesh.room.sendFile(new File([new Uint8Array(size)], "blob.bin"), { to }).done.then(
+            () => "done",
+            (error: Error) => error.message,
+          ),
+        { to: b.id, size },
+      );
+    expect(await send(64 * 1024 + 1)).toBe("the receiver cancelled");
+    expect(await send(64 * 1024)).toBe("done"); // the limit itself is allowed
+    const events = await b.page.evaluate(() => window.mesh.events.filter((e) => e.type !== "signaling"));
+    const refusal = events.filter((e) => e.type === "error").map((e) => e.detail);
+    expect(refusal).toEqual([expect.objectContaining({ code: "file-too-large", peer: a.id })]);
+    // Only the allowed file ever started: the refused one was never a transfer.
+    expect(events.filter((e) => e.type === "file-start").map((e) => e.detail.size)).toEqual([64 * 1024]);
+    await Promise.all([a.page.context().close(), b.page.context().close()]);
+  });
+
+  it("refuses a ninth file at once from one peer, and takes more once the others end", async () => {
+    const a = await joinWithLibrary(stack.browser, stack.server.url, "lib-max-files", "Ann");
+    const b = await joinWithLibrary(stack.browser, stack.server.url, "lib-max-files", "Bob");
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)]);
+    await b.page.evaluate(() => {
+      window.ended = 0;
+      window.mesh.room.addEventListener("file-start", (event) => {
+        const { transfer } = (event as CustomEvent<{ transfer: EventTarget }>).detail;
+        transfer.addEventListener("end", () => {
+          window.ended += 1;
+        });
+      });
+    });
+    const refused = await a.page.evaluate(async (to) => {
+      // Nine at once, large enough that none ends before the last header arrives.
+      const block = new Uint8Array(64 * 1024);
+      const transfers = Array.from({ length: 9 }, (_, i) =>
+        window.mesh.room.sendFile(new File(Array(8 * 16).fill(block), `file-${i}.bin`), { to }),
+      );
+      const outcomes = transfers.map((transfer) =>
+        transfer.done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      );
+      const first = await Promise.race(outcomes);
+      for (const transfer of transfers) transfer.cancel();
+      await Promise.all(outcomes);
+      return first;
+    }, b.id);
+    expect(refused).toBe("the receiver cancelled");
+    const events = await b.page.evaluate(() => window.mesh.events.filter((e) => e.type !== "signaling"));
+    expect(events.filter((e) => e.type === "file-start")).toHaveLength(8);
+    expect(events.filter((e) => e.type === "error").map((e) => e.detail)).toEqual([
+      expect.objectContaining({ code: "too-many-files", peer: a.id }),
+    ]);
+    // The eight ended (cancelled): their places are free again.
+    await b.page.waitForFunction(() => window.ended === 8);
+    const next = await a.page.evaluate(
+      (to) =>
+        window.mesh.room.sendFile(new File(["after"], "after.txt"), { to }).done.then(
+          () => "done",
+          (error: Error) => error.message,
+        ),
+      b.id,
+    );
+    expect(next).toBe("done");
     await Promise.all([a.page.context().close(), b.page.context().close()]);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * A tap on one page's signaling socket (Playwright's WebSocket routing), to
  * play a bad network: swallow the heartbeat so the socket looks dead while
- * staying open, or cut the socket and refuse reconnections for a while.
+ * staying open, cut the socket and refuse reconnections for a while, or hold
+ * back what the server says (its welcome) on a connection. It also reads the
+ * resume token of the last welcome, as a second tab with the same state would
+ * hold it.
  */
 import type { Page, WebSocketRoute } from "playwright-core";
 
@@ -12,7 +15,14 @@ export class SignalingTap {
   swallowPings = false;
   /** While set, new connections are closed at once, as if the server were unreachable. */
   refuse = false;
+  /** While set, what the server says on new connections is held back until `release()`. */
+  hold = false;
+  /** Frames held back on the latest connection, not yet released. */
+  held: string[] = [];
+  /** The resume token of the last welcome the server sent. */
+  resume: string | null = null;
   #current: WebSocketRoute | null = null;
+  #release: () => void = () => undefined;
 
   /** Taps the page's signaling sockets for one room. */
   static async install(page: Page, room: string): Promise<SignalingTap> {
@@ -22,6 +32,11 @@ export class SignalingTap {
       (route) => tap.#route(route),
     );
     return tap;
+  }
+
+  /** Delivers the frames held back, in order; later ones flow again. */
+  release(): void {
+    this.#release();
   }
 
   /** Cuts the current connection, as a network drop would. */
@@ -40,8 +55,27 @@ export class SignalingTap {
     page.onMessage((message) => {
       if (!(this.swallowPings && message === "ping")) server.send(message);
     });
-    server.onMessage((message) => page.send(message));
+    let holding = this.hold;
+    const held: string[] = [];
+    this.held = held;
+    this.#release = () => {
+      holding = false;
+      for (const frame of held.splice(0)) page.send(frame);
+    };
+    server.onMessage((message) => {
+      this.#readWelcome(message);
+      if (holding && typeof message === "string") held.push(message);
+      else page.send(message);
+    });
     page.onClose((code, reason) => void server.close({ code: code ?? 1000, reason }));
     server.onClose((code, reason) => void page.close({ code: code ?? 1000, reason }));
+  }
+
+  #readWelcome(message: string | Buffer): void {
+    if (typeof message !== "string" || !message.includes('"welcome"')) return;
+    const frame: unknown = JSON.parse(message);
+    if (typeof frame === "object" && frame !== null && "resume" in frame && typeof frame.resume === "string") {
+      this.resume = frame.resume;
+    }
   }
 }

@@ -1,5 +1,5 @@
 /** The status banner: one message at a time, styled info, warning or error. */
-import { byId, h } from "./dom";
+import { byId, type Child, h } from "./dom";
 
 export type BannerTone = "info" | "warning" | "error";
 export interface BannerAction {
@@ -14,11 +14,11 @@ export class Banner {
   #key: string | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Shows a message; `key` lets a later `clear(key)` remove only this one. */
+  /** Shows a message (names in it isolated, see `isolated`); `key` lets a later `clear(key)` remove only this one. */
   show(
     key: string,
     tone: BannerTone,
-    text: string,
+    text: string | Child[],
     options: { actions?: BannerAction[]; busy?: boolean; timeoutMs?: number } = {},
   ): void {
     clearTimeout(this.#timer);
@@ -38,7 +38,7 @@ export class Banner {
       h(
         "span",
         { class: "banner-text" },
-        text,
+        ...(typeof text === "string" ? [text] : text),
         actions.length > 0 && h("span", { class: "banner-actions" }, ...actions),
       ),
     );

@@ -1,9 +1,11 @@
 /** The chat: a log of messages and a composer (Enter sends, Shift+Enter breaks the line). */
 import * as v from "valibot";
-import { byId, h } from "./dom";
+import { byId, h, isolated } from "./dom";
 import { displayName, formatTime } from "./format";
 
 const MAX_TEXT = 4000;
+/** Messages kept on the page: a long call, or a flood, must not grow the page without end. */
+export const MAX_MESSAGES = 500;
 
 /** The one message shape the room app exchanges over `room.send`; anything else is ignored. */
 const ChatMessage = v.object({
@@ -66,12 +68,14 @@ export class Chat {
       h(
         "span",
         { class: "message-meta" },
-        h("span", { class: "message-author" }, author.mine ? "You" : displayName(author.name)),
+        isolated(author.mine ? "You" : displayName(author.name), { class: "message-author" }),
         h("time", { class: "message-time", datetime: at.toISOString() }, formatTime(at)),
       ),
-      h("p", { class: "message-text" }, text),
+      // dir=auto: a message in a right-to-left script reads (and aligns) as one.
+      h("p", { class: "message-text", dir: "auto" }, text),
     );
     this.#log.append(item);
+    while (this.#log.childElementCount > MAX_MESSAGES) this.#log.firstElementChild?.remove();
     this.#empty.hidden = true;
     if (nearBottom || author.mine) this.#log.scrollTop = this.#log.scrollHeight;
   }

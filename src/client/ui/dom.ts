@@ -1,6 +1,6 @@
 /** Tiny DOM helpers: elements are built node by node, and user data only ever lands in text nodes. */
 
-type Child = Node | string | null | undefined | false;
+export type Child = Node | string | null | undefined | false;
 type Attributes = Record<string, string | number | boolean | null | undefined>;
 
 /** Creates an HTML element with attributes (`class`, `data-*`, `aria-*`, …) and children. */
@@ -38,6 +38,14 @@ function setAttributes(element: Element, attributes: Attributes): void {
     if (value === null || value === undefined || value === false) continue;
     element.setAttribute(name, value === true ? "" : String(value));
   }
+}
+
+/**
+ * Text someone else chose (a display name, a file name), isolated: a
+ * right-to-left name cannot reorder the words around it.
+ */
+export function isolated(text: string, attributes: Attributes = {}): HTMLElement {
+  return h("bdi", attributes, text);
 }
 
 /** Looks an element up by id and checks its kind, failing loudly when the page differs. */

@@ -23,6 +23,16 @@ export function percent(loaded: number, total: number): number {
   return Math.min(100, Math.floor((loaded / total) * 100));
 }
 
+/**
+ * A file name as a person should see it (and save it): invisible formatting
+ * (bidi overrides, zero-width characters), control characters and line
+ * separators become "�", so "invoice\u202Efdp.exe" cannot pass for a PDF.
+ * Display names need no such care: the room refuses them.
+ */
+export function visibleFileName(name: string): string {
+  return name.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, "\uFFFD") || "file";
+}
+
 /** "Anonymous" stands in for a missing name. */
 export function displayName(name: string | null | undefined): string {
   return name ? name : "Anonymous";

@@ -1,6 +1,6 @@
 /** The people list: you first, then every remote peer with a live connection-state pill. */
 import type { Peer, SignalingState } from "/mesh.js";
-import { byId, h } from "./dom";
+import { byId, h, isolated } from "./dom";
 import { avatarClass, displayName, initial } from "./format";
 
 const SELF_STATE_TEXT: Record<SignalingState, string> = {
@@ -34,7 +34,7 @@ export class PeerList {
       h(
         "span",
         { class: "peer-main" },
-        h("span", { class: selfName ? "peer-name" : "peer-name is-anonymous" }, displayName(selfName)),
+        isolated(displayName(selfName), { class: selfName ? "peer-name" : "peer-name is-anonymous" }),
         h("span", { class: "peer-sub" }, h("span", { class: "you-tag" }, "You"), "·", change),
       ),
       this.#selfPill,
@@ -66,7 +66,7 @@ export class PeerList {
         h(
           "span",
           { class: "peer-main" },
-          h("span", { class: peer.name ? "peer-name" : "peer-name is-anonymous" }, displayName(peer.name)),
+          isolated(displayName(peer.name), { class: peer.name ? "peer-name" : "peer-name is-anonymous" }),
         ),
         h("span", { class: "pill" }),
       );

@@ -2,9 +2,9 @@
 import type { generateKey, joinRoom, MeshRoom, MeshRoomEvents, Peer } from "/mesh.js";
 import { Banner } from "./banner";
 import { asChatMessage, Chat } from "./chat";
-import { byId } from "./dom";
+import { byId, type Child, isolated } from "./dom";
 import { setUpDropZone } from "./drop";
-import { displayName } from "./format";
+import { displayName, formatBytes, visibleFileName } from "./format";
 import { setUpInvite } from "./invite";
 import { cleanName, loadName, randomRoomName, roomPath, saveName } from "./names";
 import { PeerList } from "./peers";
@@ -24,6 +24,9 @@ function on<K extends keyof MeshRoomEvents>(
 ): void {
   room.addEventListener(type, (event) => listener(event.detail));
 }
+
+/** The largest file this app accepts (the library's default, said here so the app can tell people). */
+const MAX_FILE_SIZE = 4 * 1024 ** 3;
 
 const DAMAGED_KEY =
   "This link's key is damaged (the part after “#”), so this encrypted room can't be opened. Ask for the full link again.";
@@ -132,6 +135,7 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
       ...(name ? { name } : {}),
       ...(key ? { key } : {}),
       ...(hideIp ? { relay: true } : {}),
+      maxFileSize: MAX_FILE_SIZE,
     });
   } catch (error) {
     // The library's own check of the key is the last word.
@@ -202,16 +206,22 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
     const them = [...mismatched].flatMap((id) => room.peers.get(id) ?? []);
     const who = describe(them);
     const has = them.length === 1 ? "has" : "have";
-    let text: string;
+    let text: string | Child[];
     if (oddOneOut && key) {
       text =
         "This room is encrypted and your link's key doesn't match, so you can't connect to anyone here. Ask for the full link again (it ends with “#…”).";
     } else if (oddOneOut) {
       text = "This room is end-to-end encrypted. Ask for the full link, including the part after “#”, to connect.";
     } else if (key) {
-      text = `${who} ${has} a link with a different key, so you can't connect to each other. Send them the full link (it ends with “#…”).`;
+      text = [
+        ...who,
+        ` ${has} a link with a different key, so you can't connect to each other. Send them the full link (it ends with “#…”).`,
+      ];
     } else {
-      text = `${who} ${has} an encrypted link to this room, and yours has no key, so you can't connect to each other.`;
+      text = [
+        ...who,
+        ` ${has} an encrypted link to this room, and yours has no key, so you can't connect to each other.`,
+      ];
     }
     banner.show("key-mismatch", oddOneOut ? "error" : "warning", text);
   };
@@ -229,7 +239,11 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
         banner.show(
           "send",
           "error",
-          `Could not send ${file.name}: ${error instanceof Error ? error.message : String(error)}`,
+          [
+            "Could not send ",
+            isolated(visibleFileName(file.name)),
+            `: ${error instanceof Error ? error.message : String(error)}`,
+          ],
           { timeoutMs: 6000 },
         );
       }
@@ -308,6 +322,24 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
       peers.markMismatch(peer);
       refresh();
       showKeyProblem();
+    } else if (code === "replaced") {
+      fatal = true;
+      closedHint = "This room is open in another tab or window.";
+      banner.show(
+        "replaced",
+        "warning",
+        "This room was opened in another tab or window, and your place in it moved there. Carry on there, or rejoin here.",
+        { actions: [{ label: "Rejoin here", run: () => location.reload() }] },
+      );
+    } else if (code === "file-too-large" || code === "too-many-files") {
+      const why =
+        code === "file-too-large"
+          ? `it is larger than ${formatBytes(MAX_FILE_SIZE)}, the most this page accepts.`
+          : "8 of their files are already arriving, the most at once. It can be sent again once those are done.";
+      const from = isolated(displayName(id === undefined ? null : nameOf(id)));
+      banner.show("file-refused", "warning", ["A file from ", from, ` was refused: ${why}`], {
+        timeoutMs: 10_000,
+      });
     } else if (code === "relay-unavailable") {
       privacy.relayUnavailable();
       banner.show(
@@ -340,11 +372,11 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
   return { leave };
 }
 
-/** "Ann", "Ann and Bob", "3 people". */
-function describe(receivers: Readonly<Peer>[]): string {
-  const names = receivers.map((peer) => displayName(peer.name));
-  if (names.length <= 2) return names.join(" and ");
-  return `${names.length} people`;
+/** "Ann", "Ann and Bob", "3 people": each name isolated. */
+function describe(receivers: Readonly<Peer>[]): Child[] {
+  if (receivers.length > 2) return [`${receivers.length} people`];
+  const names = receivers.map((peer) => isolated(displayName(peer.name)));
+  return names.length === 2 ? [names[0], " and ", names[1]] : names;
 }
 
 function capitalize(text: string): string {

@@ -1,7 +1,7 @@
 /** The transfers list: one row per file sent or received, with live progress and the download link. */
 import type { Transfer } from "/mesh.js";
-import { byId, h } from "./dom";
-import { formatBytes, percent } from "./format";
+import { byId, type Child, h, isolated } from "./dom";
+import { formatBytes, percent, visibleFileName } from "./format";
 
 interface Row {
   transfer: Transfer;
@@ -27,14 +27,14 @@ export class Transfers {
     });
   }
 
-  /** A file we send; `to` describes the receivers ("Ann", "3 people"). */
-  addOutgoing(transfer: Transfer, to: string): void {
-    this.#add(transfer, false, null, `to ${to}`);
+  /** A file we send; `to` describes the receivers ("Ann", "3 people"), names isolated. */
+  addOutgoing(transfer: Transfer, to: Child[]): void {
+    this.#add(transfer, false, null, ["to ", ...to]);
   }
 
   /** A file arriving from peer `from` (its id) named `fromName`. */
   addIncoming(transfer: Transfer, from: string, fromName: string): void {
-    this.#add(transfer, true, from, `from ${fromName}`);
+    this.#add(transfer, true, from, ["from ", isolated(fromName)]);
   }
 
   /** The verified file behind a finished incoming transfer: offers it as a download. */
@@ -48,23 +48,26 @@ export class Transfers {
         candidate.transfer.state === "done",
     );
     if (!row) return;
+    // The library hands out application/octet-stream, whatever the sender declared: the browser saves it, never renders it.
     row.url = URL.createObjectURL(blob);
-    const link = h("a", { class: "btn btn-primary btn-small", href: row.url, download: name }, "Download");
-    link.setAttribute("aria-label", `Download ${name}`);
+    const shown = visibleFileName(name);
+    const link = h("a", { class: "btn btn-primary btn-small", href: row.url, download: shown }, "Download");
+    link.setAttribute("aria-label", `Download ${shown}`);
     row.item.querySelector(".transfer-actions")?.prepend(link);
   }
 
-  #add(transfer: Transfer, incoming: boolean, from: string | null, peers: string): void {
+  #add(transfer: Transfer, incoming: boolean, from: string | null, peers: Child[]): void {
     const direction = incoming ? "receiving" : "sending";
+    const name = visibleFileName(transfer.name);
     const progress = h("progress", {
       max: Math.max(transfer.size, 1),
       value: 0,
-      "aria-label": `${transfer.name} progress`,
+      "aria-label": `${name} progress`,
     });
     const state = h("span", { class: "transfer-state" }, STATE_TEXT[direction].active);
     const amount = h("span", { class: "transfer-amount" });
     const cancel = h("button", { type: "button", class: "btn btn-secondary btn-small" }, "Cancel");
-    cancel.setAttribute("aria-label", `Cancel ${transfer.name}`);
+    cancel.setAttribute("aria-label", `Cancel ${name}`);
     const actions = h("div", { class: "transfer-actions" }, cancel);
     const item = h(
       "li",
@@ -73,13 +76,13 @@ export class Transfers {
       h(
         "div",
         { class: "transfer-info" },
-        h("div", { class: "transfer-name", title: transfer.name }, transfer.name),
+        h("div", { class: "transfer-name", title: name }, isolated(name)),
         h(
           "div",
           { class: "transfer-meta" },
           state,
           " · ",
-          h("span", { class: "transfer-direction" }, peers),
+          h("span", { class: "transfer-direction" }, ...peers),
           " · ",
           amount,
         ),
@@ -108,7 +111,7 @@ export class Transfers {
       showProgress(transfer.state === "done" ? transfer.size : transfer.loaded);
       const hadFocus = document.activeElement === cancel;
       const remove = h("button", { type: "button", class: "btn btn-secondary btn-small" }, "Remove");
-      remove.setAttribute("aria-label", `Remove ${transfer.name} from the list`);
+      remove.setAttribute("aria-label", `Remove ${name} from the list`);
       remove.addEventListener("click", () => this.#remove(row));
       cancel.replaceWith(remove);
       if (hadFocus) remove.focus();
