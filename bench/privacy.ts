@@ -7,6 +7,7 @@
  * figure is what it says.
  */
 import { type Browser, errors, type Page } from "playwright-core";
+import { RECORD_PEER_CONNECTIONS, selectedPaths } from "../test/e2e/peer-connections.ts";
 import { DevServer } from "../test/e2e/server.ts";
 import type { Coturn } from "../test/e2e/turn.ts";
 import { median, ratio, round } from "./lib.ts";
@@ -38,21 +39,8 @@ interface PairPage {
 declare global {
   interface Window {
     pair: PairPage;
-    peerConnections: RTCPeerConnection[];
   }
 }
-
-/** Keeps every RTCPeerConnection the page makes, for getStats and the gathering state. */
-const RECORD_PEER_CONNECTIONS = `
-  window.peerConnections = [];
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.peerConnections.push(this);
-    }
-  };
-`;
 
 /** Text frames a page sent on its signaling socket, heartbeats aside. */
 interface Sent {
@@ -142,7 +130,7 @@ async function connected(page: Page, room: string): Promise<PairPage> {
   if (pair.connectedAt.length === 0) {
     // Where it stuck: each peer connection's connection / ICE / gathering / signaling state.
     const states = await page.evaluate(() =>
-      window.peerConnections.map((pc) =>
+      window.pcs.map((pc) =>
         [pc.connectionState, pc.iceConnectionState, pc.iceGatheringState, pc.signalingState].join("/"),
       ),
     );
@@ -153,24 +141,9 @@ async function connected(page: Page, room: string): Promise<PairPage> {
   return pair;
 }
 
-/** "local↔remote" candidate types of each connected peer connection's selected pair, from getStats. */
-function selectedPaths(page: Page): Promise<string[]> {
-  return page.evaluate(() =>
-    Promise.all(
-      window.peerConnections
-        .filter((pc) => pc.connectionState === "connected")
-        .map(async (pc) => {
-          const stats = await pc.getStats();
-          let pairId = "";
-          stats.forEach((report) => {
-            if (report.type === "transport") pairId = report.selectedCandidatePairId;
-          });
-          const pair = stats.get(pairId);
-          const type = (id: string | undefined) => String(stats.get(id ?? "")?.candidateType ?? "none");
-          return `${type(pair?.localCandidateId)}↔${type(pair?.remoteCandidateId)}`;
-        }),
-    ),
-  );
+/** "local↔remote" candidate types of each connected peer connection's selected pair. */
+async function pathTypes(page: Page): Promise<string[]> {
+  return (await selectedPaths(page)).map((path) => `${path.local.type}↔${path.remote.type}`);
 }
 
 /**
@@ -182,7 +155,7 @@ function selectedPaths(page: Page): Promise<string[]> {
 async function signalingDone(pages: Page[], sent: Sent[]): Promise<void> {
   await Promise.all(
     pages.map((page) =>
-      page.waitForFunction(() => window.peerConnections.every((pc) => pc.iceGatheringState === "complete"), null, {
+      page.waitForFunction(() => window.pcs.every((pc) => pc.iceGatheringState === "complete"), null, {
         timeout: GATHERED_WITHIN_MS,
       }),
     ),
@@ -223,7 +196,7 @@ async function connectOnce(
     await Promise.all(pages.map((page) => startJoin(page, room, options)));
     const times = await Promise.all(pages.map((page) => connected(page, room)));
     const ms = Math.max(...times.flatMap((t) => t.connectedAt)) - Math.min(...times.map((t) => t.joinedAt));
-    const paths = (await Promise.all(pages.map(selectedPaths))).flat();
+    const paths = (await Promise.all(pages.map(pathTypes))).flat();
     // Fail loudly rather than report a relay-only figure that did not go through the relay.
     if (setup.relay && (paths.length !== 2 || paths.some((path) => path !== "relay↔relay"))) {
       throw new Error(`privacy: a relay-only pair is not relay to relay: ${paths.join(", ")}`);

@@ -9,31 +9,11 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithBrowser, Stack } from "./browser";
 import { connectedTo, formationTime, joinWithLibrary, type MeshPeer } from "./mesh-harness";
+import { RECORD_PEER_CONNECTIONS, selectedPaths } from "./peer-connections";
 import { Coturn, hasCoturn, TURNSERVER_PATH } from "./turn";
 
 /** Short, so that one test can outlive a credential. */
 const TTL_SECONDS = 8;
-
-declare global {
-  interface Window {
-    pcs: RTCPeerConnection[];
-    iceErrors: number[];
-  }
-}
-
-/** Records every RTCPeerConnection the page makes, and its ICE candidate errors (TURN refusals). */
-const RECORD_PEER_CONNECTIONS = `
-  window.pcs = [];
-  window.iceErrors = [];
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.pcs.push(this);
-      this.addEventListener("icecandidateerror", (event) => window.iceErrors.push(event.errorCode));
-    }
-  };
-`;
 
 interface Recorded {
   /** Text frames the page sent on its signaling socket. */
@@ -53,37 +33,6 @@ function recorder(): { recorded: Recorded; prepare: (page: Page) => Promise<void
     await page.addInitScript(RECORD_PEER_CONNECTIONS);
   };
   return { recorded, prepare };
-}
-
-interface PathEnd {
-  type: string;
-  port: number;
-}
-
-/** The selected candidate pair of each of the page's connected peer connections. */
-function selectedPaths(peer: MeshPeer): Promise<{ local: PathEnd; remote: PathEnd }[]> {
-  return peer.page.evaluate(async () => {
-    const paths = await Promise.all(
-      window.pcs
-        .filter((pc) => pc.connectionState === "connected")
-        .map(async (pc) => {
-          const stats = await pc.getStats();
-          let pairId = "";
-          stats.forEach((report) => {
-            if (report.type === "transport") pairId = report.selectedCandidatePairId;
-          });
-          const pair = stats.get(pairId);
-          if (!pair) return null;
-          const local = stats.get(pair.localCandidateId);
-          const remote = stats.get(pair.remoteCandidateId);
-          return {
-            local: { type: local.candidateType, port: local.port },
-            remote: { type: remote.candidateType, port: remote.port },
-          };
-        }),
-    );
-    return paths.filter((path) => path !== null);
-  });
 }
 
 /** Frames of one type among `frames`, parsed. */
@@ -145,7 +94,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
     await say(ann, bob, "through the relay");
     for (const peer of [ann, bob]) {
-      for (const path of await selectedPaths(peer)) {
+      for (const path of await selectedPaths(peer.page)) {
         expect(path).toMatchObject({ local: { type: "relay" }, remote: { type: "relay" } });
       }
       const candidates = framesOf(peer.recorded.sent, "candidate")
@@ -266,7 +215,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     }, first);
     // Past the first credential's expiry, a new relay allocation can only come from the renewed one.
     await ann.page.waitForFunction((expiry) => Date.now() / 1000 > expiry + 1, expiry, { timeout: 20_000 });
-    const before = (await selectedPaths(ann))[0];
+    const before = (await selectedPaths(ann.page))[0];
     await ann.page.evaluate(() => window.pcs[0]?.restartIce());
     await ann.page.waitForFunction(
       async (port) => {

@@ -1,14 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { expectHttpError } from "./http-error";
 import { upgrade } from "./peer";
-
-async function expectHttpError(response: Response, status: number, code: string): Promise<void> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = await response.json<{ error: { code: string; message: string } }>();
-  expect(body.error.code).toBe(code);
-  expect(body.error.message).toEqual(expect.any(String));
-}
 
 describe("GET /healthz", () => {
   it("is 200 {ok:true}", async () => {

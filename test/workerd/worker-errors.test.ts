@@ -6,15 +6,7 @@
 import { env, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import app from "../../src/worker";
-
-async function expectHttpError(response: Response, status: number, code: string): Promise<string> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = await response.json<{ error: { code: string; message: string } }>();
-  expect(body.error.code).toBe(code);
-  expect(body.error.message).toEqual(expect.any(String));
-  return JSON.stringify(body);
-}
+import { expectHttpError } from "./http-error";
 
 afterEach(() => {
   vi.restoreAllMocks();

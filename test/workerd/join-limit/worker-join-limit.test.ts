@@ -7,6 +7,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../../../src/limiter";
 import app from "../../../src/worker";
+import { expectHttpError } from "../http-error";
 
 const LIMIT = 120;
 /** 121 real upgrades take a few seconds on two busy cores; the window is a minute. */
@@ -25,17 +26,9 @@ async function expectAdmitted(response: Response): Promise<void> {
   response.webSocket?.close(1000);
 }
 
-async function expectError(response: Response, status: number, code: string): Promise<void> {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = await response.json<{ error: { code: string; message: string } }>();
-  expect(body.error.code).toBe(code);
-  expect(body.error.message).toEqual(expect.any(String));
-}
-
 async function expectRateLimited(response: Response): Promise<void> {
   const retryAfter = Number(response.headers.get("Retry-After"));
-  await expectError(response, 429, "rate-limited");
+  await expectHttpError(response, 429, "rate-limited");
   expect(Number.isInteger(retryAfter)).toBe(true);
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(60);
@@ -43,9 +36,9 @@ async function expectRateLimited(response: Response): Promise<void> {
 
 /** Every way the Worker refuses a malformed upgrade before the limit is asked. */
 async function expectRefusedBeforeTheLimit(ip: string): Promise<void> {
-  await expectError(await SELF.fetch(upgradeRequest(ip, {}, "a.b")), 400, "bad-room");
-  await expectError(await SELF.fetch(upgradeRequest(ip, { Upgrade: "h2c" })), 426, "upgrade-required");
-  await expectError(await SELF.fetch(upgradeRequest(ip, { Origin: "https://evil.example" })), 403, "bad-origin");
+  await expectHttpError(await SELF.fetch(upgradeRequest(ip, {}, "a.b")), 400, "bad-room");
+  await expectHttpError(await SELF.fetch(upgradeRequest(ip, { Upgrade: "h2c" })), 426, "upgrade-required");
+  await expectHttpError(await SELF.fetch(upgradeRequest(ip, { Origin: "https://evil.example" })), 403, "bad-origin");
 }
 
 /** Fills an address's window without opening sockets: the limiter the Worker asks, asked directly. */
