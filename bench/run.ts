@@ -3,7 +3,7 @@
  * run, interleaved (A B A B …), reported as medians and ratios. Raw results
  * go to bench/results/<date>.json; a Markdown summary is printed at the end.
  *
- *   node bench/run.ts [--quick] [--only=signaling,join,mesh,files,privacy,sizes] [--rounds=N]
+ *   node bench/run.ts [--quick] [--only=signaling,join,mesh,cost,files,privacy,sizes] [--rounds=N]
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { launchBrowser } from "../test/e2e/chromium.ts";
 import { DevServer } from "../test/e2e/server.ts";
+import { measureCost } from "./cost.ts";
 import { measureFiles } from "./files.ts";
 import { median, percentile, round } from "./lib.ts";
 import { measureMesh } from "./mesh.ts";
@@ -158,7 +159,7 @@ async function joinPart(ours: Target, ceiling: Target): Promise<void> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const needServers = ["signaling", "join", "mesh", "files"].some(wanted);
+  const needServers = ["signaling", "join", "mesh", "cost", "files"].some(wanted);
   const servers: { ours?: DevServer; ceiling?: DevServer; peerjs?: { port: number; process: ChildProcess } } = {};
   try {
     if (needServers) {
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
       const [oursTarget, ceilingTarget] = targets;
       if (wanted("join") && oursTarget && ceilingTarget) await joinPart(oursTarget, ceilingTarget);
     }
-    if (["mesh", "files", "privacy"].some(wanted)) {
+    if (["mesh", "cost", "files", "privacy"].some(wanted)) {
       const browser = await launchBrowser();
       try {
         if (wanted("mesh") && ours && ceiling) {
@@ -191,6 +192,14 @@ async function main(): Promise<void> {
           );
           report.parts.mesh = mesh.runs;
           report.summary.push(...mesh.summary);
+        }
+        if (wanted("cost") && ours && ceiling) {
+          const cost = await measureCost(browser, ours.url, ceiling.url, {
+            rounds: rounds(quick ? 1 : 3),
+            idleSeconds: 60,
+          });
+          report.parts.cost = cost.runs;
+          report.summary.push(...cost.summary);
         }
         if (wanted("files") && ours) {
           const files = await measureFiles(
