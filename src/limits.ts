@@ -28,7 +28,9 @@ export const HELD_BYTES_PER_ROOM = 1024 * 1024;
  * or one frame of the largest size. A receiver of an 8-peer room can be sent
  * at most 7 × 64 KiB = 448 KiB per 10 s, where a stalled receiver used to be
  * sent 79 MB in seconds: workerd has no WebSocket backpressure, so this is
- * what bounds the memory the room buffers for a receiver that stops reading.
+ * what bounds the rate at which the room buffers for a receiver that stops
+ * reading. Not the total: one that never reads and never leaves still grows
+ * the buffer, slowly; bounding that would need acknowledgements.
  */
 export const RELAY_BYTES_PER_PAIR = 64 * 1024;
 export const RELAY_WINDOW_MS = 10_000;
@@ -48,6 +50,15 @@ export const ROOM_JOINS = { burst: 20, perSecond: 1 };
  * not keep an away peer from coming back until its grace period runs out.
  */
 export const PEER_RESUMES = { burst: 3, perSecond: 0.1 };
+/**
+ * One client address's share of a room's joins and resumes: a burst of 5, then
+ * one per 5 s, so that no single address can keep the room's bucket empty and
+ * lock newcomers out (the room refills at 1 per second). On while the Worker's
+ * per-address limit is on (JOIN_RATE_PER_IP), off with it.
+ */
+export const ADDRESS_JOINS = { burst: 5, perSecond: 0.2 };
+/** Buckets kept per room before the full ones, which say nothing, are dropped. */
+const MAX_ADDRESS_BUCKETS = 256;
 
 /** A sender's fair share of the frames held for one away peer: its 256, split among the others. */
 export function awayShare(maxPeers: number): number {
@@ -129,12 +140,22 @@ export class TokenBucket {
 
   /** Takes `cost` tokens if there are that many; false (taking none) if not. */
   take(now: number, cost = 1): boolean {
-    const elapsed = Math.max(0, now - this.#refilledAt);
-    this.#tokens = Math.min(this.settings.burst, this.#tokens + (elapsed * this.settings.perSecond) / 1000);
-    this.#refilledAt = now;
+    this.#refill(now);
     if (this.#tokens < cost) return false;
     this.#tokens -= cost;
     return true;
+  }
+
+  /** A full bucket is as good as none. */
+  isFull(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.settings.burst;
+  }
+
+  #refill(now: number): void {
+    const elapsed = Math.max(0, now - this.#refilledAt);
+    this.#tokens = Math.min(this.settings.burst, this.#tokens + (elapsed * this.settings.perSecond) / 1000);
+    this.#refilledAt = now;
   }
 }
 
@@ -153,6 +174,12 @@ class Buckets {
     return bucket.take(now, cost);
   }
 
+  /** Past `max` buckets, drops the full ones: strangers' keys must not grow memory without end. */
+  prune(now: number, max: number): void {
+    if (this.#buckets.size <= max) return;
+    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
+  }
+
   /** Forgets every bucket whose key contains `part` (a peer that is gone). */
   forget(part: string): void {
     for (const key of this.#buckets.keys()) if (key.split("\n").includes(part)) this.#buckets.delete(key);
@@ -163,13 +190,21 @@ class Buckets {
 export class JoinLimiter {
   readonly #room: TokenBucket;
   readonly #resumes = new Buckets(PEER_RESUMES);
+  readonly #addresses = new Buckets(ADDRESS_JOINS);
 
   constructor(now: number) {
     this.#room = new TokenBucket(ROOM_JOINS, now);
   }
 
-  /** Whether an upgrade may proceed: a join, or the resume of peer `resuming`. */
-  take(now: number, resuming: string | null): boolean {
+  /**
+   * Whether an upgrade may proceed: a join, or the resume of peer `resuming`,
+   * from `address` (null: per-address shares are off).
+   */
+  take(now: number, resuming: string | null, address: string | null): boolean {
+    if (address !== null) {
+      this.#addresses.prune(now, MAX_ADDRESS_BUCKETS);
+      if (!this.#addresses.take(address, now)) return false;
+    }
     if (this.#room.take(now)) return true;
     return resuming !== null && this.#resumes.take(resuming, now);
   }

@@ -21,7 +21,7 @@ const MAX_ID_LENGTH = 64;
  * an offer with a data channel plus audio and video is 5,733 characters
  * (6,075 once its candidates are gathered), its answer 5,437; a renegotiation
  * to 2 audio + 2 video tracks is 11,314, its answer 10,167. Firefox's
- * audio+video SDPs are about 3–4 KB (../shared/BROWSER.md). 32 KiB leaves
+ * audio+video SDPs are about 3–4 KB (measured by this project's maintainers in Firefox ESR). 32 KiB leaves
  * room for about three times that: ten or so tracks.
  */
 export const MAX_SDP_LENGTH = 32 * 1024;

@@ -20,6 +20,7 @@ import * as v from "valibot";
 import { type Config, type Env, readConfig } from "./config";
 import { hashToken, newConnectionId, newPeerId, newResumeToken } from "./ids";
 import { CLIENT_MESSAGE_TYPES, ClientMessage, parseDisplayName } from "./inbound";
+import { addressKey } from "./limiter";
 import { exceedsFrameLimit, JoinLimiter, RateLimiter, ROOM_JOINS } from "./limits";
 import { CloseCode, errorFrame, type PeerInfo, type ServerMessage } from "./protocol";
 import { Relay } from "./relay";
@@ -107,12 +108,17 @@ export class Room extends Shell {
     const presentedHash = presented ? await hashToken(presented) : null;
     // Before anything that costs: secrets, TURN credentials (maybe a paid call each), storage.
     const resuming = presentedHash === null ? null : (this.#store.peerByTokenHash(presentedHash)?.id ?? null);
-    if (!this.#joins.take(Date.now(), resuming)) {
+    const name = parseDisplayName(params.get("name"));
+    // A join refused for its name costs the room nothing, not even a join token.
+    if (resuming === null && !name.ok) return refuse("bad-name", name.message, CloseCode.badName);
+    const address = addressKey(request.headers.get("CF-Connecting-IP"));
+    const share = this.#config.joinRatePerIp === 0 ? null : address;
+    if (!this.#joins.take(Date.now(), resuming, share)) {
       const message = `more than ${ROOM_JOINS.burst} joins and resumes into this room just now; retry in a few seconds`;
       return refuse("rate-limited", message, CloseCode.joinRateLimited);
     }
-    const name = parseDisplayName(params.get("name"));
-    const ip = request.headers.get("CF-Connecting-IP");
+    // Stored with the peer only for MAX_PEERS_PER_IP, as the limiter counts it (IPv6 per /64).
+    const ip = this.#config.maxPeersPerIp === null ? null : address;
     const secret = await newSecret();
     // Admission picks the id only later, so credentials are issued for each id it can pick.
     const joinId = newPeerId();
@@ -240,9 +246,12 @@ export class Room extends Shell {
   /** Removes a peer and all its state, then tells everyone connected. */
   #remove(id: string): void {
     this.#store.removePeer(id);
-    this.#limiters.delete(id);
-    this.#relay.forget(id);
-    this.#joins.forget(id);
+    // Memory is no part of the transaction: forget the peer's buckets only once its removal is committed.
+    this.afterCommit(() => {
+      this.#limiters.delete(id);
+      this.#relay.forget(id);
+      this.#joins.forget(id);
+    });
     this.#announce({ type: "peer-left", id }, id);
   }
 
@@ -252,6 +261,8 @@ export class Room extends Shell {
    */
   #commit<T>(change: () => T): T {
     return this.transact(() => {
+      // A room that failed to load tries again before any change: it must not act on an empty memory.
+      if (!this.#store.isLoaded) this.#store.load(Date.now());
       const result = change();
       this.afterCommit(() => this.#settle());
       return result;
@@ -259,6 +270,8 @@ export class Room extends Shell {
   }
 
   #settle(): void {
+    // Memory that failed to load says nothing about storage: delete nothing, move no alarm.
+    if (!this.#store.isLoaded) return;
     if (this.#store.count() === 0) {
       if (!this.#store.isOpen && this.#alarmAt === null) return;
       // The last peer is gone: nothing of the room is worth keeping (the alarm goes too).
@@ -279,7 +292,11 @@ export class Room extends Shell {
 
   protected override onFailure(handler: Handler): void {
     if (handler === "alarm") this.#alarmNotBefore = Date.now() + ALARM_RETRY_MS;
-    this.ctx.storage.transactionSync(() => this.#store.load(Date.now()));
+    try {
+      this.ctx.storage.transactionSync(() => this.#store.load(Date.now()));
+    } catch {
+      // Still unreadable: it stays unloaded, so every change retries the load first and nothing is deleted.
+    }
     this.#settle();
   }
 

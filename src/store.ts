@@ -127,6 +127,12 @@ class HeldAccounts {
 export class RoomStore {
   /** Whether the room's tables exist. */
   #open = false;
+  /**
+   * Whether memory holds what SQL holds: false until a load succeeds. A room
+   * that failed to load (a schema newer than this code, say) looks empty in
+   * memory and is not: nothing may act on that.
+   */
+  #loaded = false;
   readonly #peers = new Map<string, PeerRow>();
   /** Token hash → peer id: tokens are looked up in memory, so peers need no second index. */
   readonly #tokens = new Map<string, string>();
@@ -140,8 +146,12 @@ export class RoomStore {
   /** (Re)reads everything from SQL, migrating an older schema first. Call inside a transaction. */
   load(now: number): void {
     this.forget();
+    this.#loaded = false;
     const version = schemaVersion(this.sql);
-    if (version === null) return;
+    if (version === null) {
+      this.#loaded = true;
+      return;
+    }
     migrate(this.sql, version, now);
     this.#open = true;
     const peers = this.sql.exec<PeerRecord>(
@@ -158,11 +168,16 @@ export class RoomStore {
       this.#connected.add(key(row.low, row.high));
     }
     for (const row of this.sql.exec<HeldMeta>(`SELECT ${HELD_META} FROM held ORDER BY seq`)) this.#held.add(row);
+    this.#loaded = true;
   }
 
   /** Whether the room's tables exist. */
   get isOpen(): boolean {
     return this.#open;
+  }
+
+  get isLoaded(): boolean {
+    return this.#loaded;
   }
 
   /** Forgets everything in memory: the room's storage was deleted. */

@@ -31,16 +31,26 @@ describe("joins per room", () => {
   it("admits a burst of 20 joins and resumes, then answers rate-limited and closes with 4029", async () => {
     const room = freshRoom();
     const started = Date.now();
-    // Upgrades with a bad name are the cheapest join there is; each still counts.
-    const peers = await Promise.all(Array.from({ length: 40 }, () => Peer.open(room, { name: "\u0007" })));
-    const firsts = await Promise.all(peers.map((peer) => peer.next("error")));
+    // Joins a full room refuses still count: they cost the room its admission work.
+    const peers = await Promise.all(Array.from({ length: 40 }, () => Peer.open(room)));
+    const firsts = await Promise.all(peers.map((peer) => peer.next()));
     const seconds = Math.ceil((Date.now() - started) / 1000);
-    const limited = peers.filter((_, i) => firsts[i]?.code === "rate-limited");
+    const limited = peers.filter((_, i) => firsts[i]?.type === "error" && firsts[i]?.code === "rate-limited");
     const counted = 40 - limited.length;
     expect(counted).toBeGreaterThanOrEqual(20);
     expect(counted).toBeLessThanOrEqual(20 + seconds); // one more per second
-    expect(firsts.every((frame) => frame.code === "rate-limited" || frame.code === "bad-name")).toBe(true);
+    const kinds = firsts.map((frame) => (frame.type === "error" ? frame.code : frame.type));
+    expect(kinds.filter((kind) => kind === "welcome")).toHaveLength(8);
+    expect(kinds.every((kind) => ["welcome", "room-full", "rate-limited"].includes(kind))).toBe(true);
     for (const peer of limited) await peer.expectClose(CloseCode.joinRateLimited);
+  });
+
+  it("spends nothing on a join refused for its name, so bad names cannot lock a room", async () => {
+    const room = freshRoom();
+    const refused = await Promise.all(Array.from({ length: 30 }, () => Peer.open(room, { name: "\u0007" })));
+    for (const peer of refused) expect(await peer.next("error")).toMatchObject({ code: "bad-name" });
+    const honest = await Peer.join(room, { name: "Ann" });
+    expect(honest.welcome.resumed).toBe(false);
   });
 });
 

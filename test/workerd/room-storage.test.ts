@@ -62,9 +62,19 @@ describe("room storage", () => {
 
   it("is never created by a refused upgrade: a bad name, the join limit", async () => {
     const room = freshRoom();
-    const peers = await Promise.all(Array.from({ length: 25 }, () => Peer.open(room, { name: "\u0007" })));
-    const codes = new Set(await Promise.all(peers.map(async (peer) => (await peer.next("error")).code)));
-    expect(codes).toEqual(new Set(["bad-name", "rate-limited"]));
+    const badNames = await Promise.all(Array.from({ length: 25 }, () => Peer.open(room, { name: "\u0007" })));
+    for (const peer of badNames) expect(await peer.next("error")).toMatchObject({ code: "bad-name" });
+    expect(await inside(room)).toEqual(empty);
+    // Spend the room's burst of 20 (8 join, 12 find it full), then empty it again.
+    const spent = await Promise.all(Array.from({ length: 20 }, () => Peer.open(room)));
+    const firsts = await Promise.all(spent.map((peer) => peer.next()));
+    spent.forEach((peer, i) => {
+      if (firsts[i]?.type === "welcome") peer.send({ type: "leave" });
+    });
+    await Promise.all(spent.map((peer) => peer.closed));
+    expect(await inside(room)).toEqual(empty);
+    const limited = await Peer.open(room);
+    expect(await limited.next("error")).toMatchObject({ code: "rate-limited" });
     expect(await inside(room)).toEqual(empty);
   });
 });
@@ -185,5 +195,28 @@ describe("schema versions", () => {
       state.storage.sql.exec("SELECT value FROM meta").one(),
     );
     expect(meta).toEqual({ value: SCHEMA_VERSION + 1 });
+  });
+
+  it("keeps a room it cannot load: an unreadable room is not an empty one", async () => {
+    const room = freshRoom();
+    const a = await Peer.join(room);
+    const b = await Peer.join(room);
+    await a.next("peer-joined");
+    // A candidate held for a pair that is not ready sets the room's alarm.
+    a.send({ type: "candidate", to: b.welcome.id, candidate: null });
+    await a.expectNothing();
+    await runInDurableObject(roomStub(room), (_, state) => {
+      state.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'schema'", SCHEMA_VERSION + 1);
+    });
+    await evictDurableObject(roomStub(room));
+    await runDurableObjectAlarm(roomStub(room));
+    b.send({ type: "ready", to: a.welcome.id });
+    expect(await b.next()).toMatchObject({ type: "error", code: "internal" });
+    // Its peers and what is held for them wait, untouched, for code that can read them.
+    const kept = await runInDurableObject(roomStub(room), (_, state) => ({
+      peers: state.storage.sql.exec("SELECT COUNT(*) AS n FROM peers").one().n,
+      held: state.storage.sql.exec("SELECT COUNT(*) AS n FROM held").one().n,
+    }));
+    expect(kept).toEqual({ peers: 2, held: 1 });
   });
 });

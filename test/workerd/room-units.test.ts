@@ -40,16 +40,25 @@ describe("TokenBucket", () => {
 describe("JoinLimiter", () => {
   it("lets a known peer resume on its own allowance when the room's joins are spent, but no newcomer", () => {
     const joins = new JoinLimiter(0);
-    for (let i = 0; i < 20; i++) expect(joins.take(0, null)).toBe(true);
-    expect(joins.take(0, null)).toBe(false);
-    expect([joins.take(0, "ann"), joins.take(0, "ann"), joins.take(0, "ann"), joins.take(0, "ann")]).toEqual([
-      true,
-      true,
-      true,
-      false,
-    ]);
-    expect(joins.take(0, "bob")).toBe(true); // each peer has its own
-    expect(joins.take(10_000, "ann")).toBe(true); // 10 s earn one more… or the room's refill does
+    for (let i = 0; i < 20; i++) expect(joins.take(0, null, null)).toBe(true);
+    expect(joins.take(0, null, null)).toBe(false);
+    expect([
+      joins.take(0, "ann", null),
+      joins.take(0, "ann", null),
+      joins.take(0, "ann", null),
+      joins.take(0, "ann", null),
+    ]).toEqual([true, true, true, false]);
+    expect(joins.take(0, "bob", null)).toBe(true); // each peer has its own
+    expect(joins.take(10_000, "ann", null)).toBe(true); // 10 s earn one more… or the room's refill does
+  });
+
+  it("gives one address 5 of the room's joins, then one per 5 s, so it cannot spend the others' share", () => {
+    const joins = new JoinLimiter(0);
+    const fromA = Array.from({ length: 7 }, () => joins.take(0, null, "198.51.100.1"));
+    expect(fromA).toEqual([true, true, true, true, true, false, false]);
+    expect(joins.take(0, null, "203.0.113.9")).toBe(true);
+    expect(joins.take(5_000, null, "198.51.100.1")).toBe(true);
+    expect(joins.take(5_000, null, "198.51.100.1")).toBe(false);
   });
 });
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { addressKey } from "../../../src/limiter";
 import app from "../../../src/worker";
 import { expectHttpError } from "../http-error";
+import { Peer } from "../peer";
 
 const LIMIT = 120;
 /** 121 real upgrades take a few seconds on two busy cores; the window is a minute. */
@@ -78,5 +79,23 @@ describe("per-address join limit", () => {
     await exhaust(addressKey(ip));
     await expectRateLimited(await SELF.fetch(upgradeRequest(ip)));
     await expectAdmitted(await app.fetch(upgradeRequest(ip), { ...env, JOIN_RATE_PER_IP: "0" }));
+  });
+});
+
+describe("one address's share of a room", () => {
+  it("lets one address take 5 of a room's joins in a burst, and leaves the rest to others", async () => {
+    const room = `share-${Date.now().toString(36)}`;
+    const fromOne = await Promise.all(Array.from({ length: 8 }, () => Peer.open(room, { ip: "198.51.100.7" })));
+    const kinds = await Promise.all(
+      fromOne.map(async (peer) => {
+        const frame = await peer.next();
+        return frame.type === "error" ? frame.code : frame.type;
+      }),
+    );
+    expect(kinds.filter((kind) => kind === "welcome")).toHaveLength(5);
+    expect(kinds.filter((kind) => kind === "rate-limited")).toHaveLength(3);
+    // Another address still gets in at once: the room's own bucket was not spent by the first.
+    const other = await Peer.join(room, { ip: "203.0.113.20" });
+    expect(other.welcome.resumed).toBe(false);
   });
 });
