@@ -14,7 +14,7 @@
  * `relay`, this peer sends nobody any address but its TURN relay's.
  */
 import * as v from "valibot";
-import { ChatFrame, type IceServer, type PeerInfo } from "../protocol";
+import { ChatFrame, type IceServer, type PeerInfo, ROOM_NAME } from "../protocol";
 import { type CodecFactory, plaintext, sealed } from "./codec";
 import { TypedEventTarget } from "./events";
 import { receiveFile, sendFile, type Transfer } from "./files";
@@ -95,6 +95,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     private readonly options: JoinOptions,
   ) {
     super();
+    // The server answers a bad name with HTTP 400, which a WebSocket cannot see: say so here, once.
+    if (!ROOM_NAME.test(room)) throw new TypeError(`invalid room name: ${room}`);
     // A malformed key throws here, before anything is sent.
     this.#codecs = options.key === undefined ? plaintext : sealed(options.key, room);
     const base = (options.server ?? location.origin).replace(/^http/, "ws");
