@@ -1,13 +1,8 @@
 /** Random identifiers and secrets, URL-safe base64 without padding. */
+import { toBase64Url } from "./base64url";
 
 function randomBase64Url(bytes: number): string {
   return toBase64Url(crypto.getRandomValues(new Uint8Array(bytes)));
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 /** Public peer id: 128 random bits. */

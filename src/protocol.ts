@@ -8,11 +8,10 @@
  * forged `from`, say) never reach the room's logic or another peer.
  */
 import * as v from "valibot";
+import { BASE64URL } from "./base64url";
 
 /** Room names, as the URL carries them. */
 export const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** URL-safe base64 without padding: room keys and sealed payloads. */
-export const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAX_ID_LENGTH = 64;
 
 /**

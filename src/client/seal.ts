@@ -11,7 +11,7 @@
  * accepts once for as long as both keep their ids, so a frame the server
  * replays fails too.
  */
-import { BASE64URL } from "../protocol";
+import { BASE64URL, fromBase64Url, toBase64Url } from "../base64url";
 
 /** Named in the associated data and the HKDF salt, so a future format cannot be confused with this one. */
 const FORMAT = "rendezvous-e2e-v1";
@@ -119,20 +119,5 @@ export class ReplayWindow {
       for (const old of this.#seen) if (old <= sequence - REPLAY_WINDOW) this.#seen.delete(old);
     }
     return true;
-  }
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
-  try {
-    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
-  } catch {
-    return null;
   }
 }
