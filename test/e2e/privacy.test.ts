@@ -7,6 +7,8 @@
 import { createHmac } from "node:crypto";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
+// The library's own key generator: pure WebCrypto, the same in Node as in a page.
+import { generateKey } from "../../src/client/seal";
 import { describeWithBrowser, Stack } from "./browser";
 import { connectedTo, formationTime, joinWithLibrary, type MeshPeer } from "./mesh-harness";
 import { RECORD_PEER_CONNECTIONS, selectedPaths } from "./peer-connections";
@@ -152,7 +154,7 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
   });
 
   it("seals every payload in a keyed room: peers connect and the server sees no SDP or candidate", async () => {
-    const key = await keyFrom(stack);
+    const key = generateKey();
     const ann = await join("sealed", "Ann", { key });
     const bob = await join("sealed", "Bob", { key });
     await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
@@ -172,11 +174,11 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
   });
 
   it("tells a peer with the wrong key, or none, that it does not match, and keeps the others connected", async () => {
-    const key = await keyFrom(stack);
+    const key = generateKey();
     const ann = await join("mismatch", "Ann", { key });
     const bob = await join("mismatch", "Bob", { key });
     await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
-    const cy = await join("mismatch", "Cy", { key: await keyFrom(stack) });
+    const cy = await join("mismatch", "Cy", { key: generateKey() });
     const dee = await join("mismatch", "Dee");
     for (const peer of [ann, bob]) {
       const errors = await errorsOf(peer, "key-mismatch", 2);
@@ -249,13 +251,3 @@ describeWithBrowser("private rooms in Chromium, through a real coturn", () => {
     for (const peer of [ann, bob]) await leave(peer);
   });
 }, [{ what: `coturn at ${TURNSERVER_PATH}`, present: hasCoturn, install: "apt-get install coturn" }]);
-
-/** A fresh room key, from the library as a page would get it. */
-async function keyFrom(stack: Stack): Promise<string> {
-  const page = await stack.browser.newPage();
-  await page.goto(`${stack.server.url}/`);
-  const key = await page.evaluate('import("/mesh.js").then((library) => library.generateKey())');
-  await page.close();
-  if (typeof key !== "string") throw new Error("generateKey did not return a string");
-  return key;
-}
