@@ -11,6 +11,8 @@ export const newPeerId = (): string => randomBase64Url(16);
 export const newResumeToken = (): string => randomBase64Url(32);
 /** Names one WebSocket connection of a peer; a resume gets a new one. */
 export const newConnectionId = (): string => randomBase64Url(12);
+/** A receipt request's nonce (src/receipts.ts): unguessable, so only a reader can echo it. */
+export const newNonce = (): string => randomBase64Url(12);
 
 /** Tokens are stored hashed, so a leaked table cannot be used to hijack a peer. */
 export async function hashToken(token: string): Promise<string> {

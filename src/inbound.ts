@@ -8,7 +8,7 @@
  * forged `from`, say) never reach the room's logic or another peer.
  */
 import * as v from "valibot";
-import { IceCandidate, PeerId, Sdp, SdpType, Sealed, SealedCandidate } from "./protocol";
+import { IceCandidate, Nonce, PeerId, Sdp, SdpType, Sealed, SealedCandidate } from "./protocol";
 
 const MAX_NAME_CODE_POINTS = 40;
 
@@ -32,6 +32,8 @@ const Done = v.object({ type: v.literal("done"), to: PeerId });
 /** Asks for fresh ICE servers (TURN credentials) before the current ones expire. */
 const RenewIce = v.object({ type: v.literal("renew-ice") });
 const Leave = v.object({ type: v.literal("leave") });
+/** Answers the server's `ack-request`: everything before it was read. */
+const Ack = v.object({ type: v.literal("ack"), nonce: Nonce });
 
 export const ClientMessage = v.variant("type", [
   Offer,
@@ -44,6 +46,7 @@ export const ClientMessage = v.variant("type", [
   Done,
   RenewIce,
   Leave,
+  Ack,
 ]);
 export type ClientMessage = v.InferOutput<typeof ClientMessage>;
 export type ClientMessageType = ClientMessage["type"];
@@ -56,6 +59,7 @@ export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set<ClientMessageTy
   "done",
   "renew-ice",
   "leave",
+  "ack",
 ]);
 
 /** Messages the server relays to `to`, rewriting `to` into `from`. */

@@ -27,10 +27,9 @@ export const HELD_BYTES_PER_ROOM = 1024 * 1024;
  * negotiation sends a pair about 20 KB, and 64 KiB is three of them in 10 s,
  * or one frame of the largest size. A receiver of an 8-peer room can be sent
  * at most 7 × 64 KiB = 448 KiB per 10 s, where a stalled receiver used to be
- * sent 79 MB in seconds: workerd has no WebSocket backpressure, so this is
- * what bounds the rate at which the room buffers for a receiver that stops
- * reading. Not the total: one that never reads and never leaves still grows
- * the buffer, slowly; bounding that would need acknowledgements.
+ * sent 79 MB in seconds: workerd has no WebSocket backpressure, so this
+ * bounds the rate at which the room buffers for a receiver that stops
+ * reading, and read receipts (src/receipts.ts) bound the total.
  */
 export const RELAY_BYTES_PER_PAIR = 64 * 1024;
 export const RELAY_WINDOW_MS = 10_000;

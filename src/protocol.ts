@@ -60,6 +60,8 @@ export const CloseCode = {
   replaced: 4002,
   badName: 4003,
   flooding: 4008,
+  /** More was sent than the client confirmed reading (see `ack-request`): resume to go on. */
+  notReading: 4009,
   /** Too many joins and resumes into this room just now. */
   joinRateLimited: 4029,
 } as const;
@@ -145,6 +147,12 @@ const IceServers = v.object({
   iceServers: v.array(IceServer),
   iceServersTtl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
+/**
+ * A receipt request: answer at once with `ack` and this nonce, which proves
+ * that everything sent before it was read (src/receipts.ts).
+ */
+export const Nonce = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
+const AckRequest = v.object({ type: v.literal("ack-request"), nonce: Nonce });
 const PeerJoined = v.object({ type: v.literal("peer-joined"), peer: PeerInfo });
 const PeerLeft = v.object({ type: v.literal("peer-left"), id: PeerId });
 const RelayedOffer = v.object({ type: v.literal("offer"), from: PeerId, sdp: Sdp });
@@ -163,6 +171,7 @@ const ErrorFrame = v.object({
 export const ServerMessage = v.variant("type", [
   Welcome,
   IceServers,
+  AckRequest,
   PeerJoined,
   PeerLeft,
   RelayedOffer,

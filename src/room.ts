@@ -169,7 +169,7 @@ export class Room extends Shell {
     const iceIssuedAt = ice.issued ? now : null;
     const { tokenHash, token } = upgrade.secret;
     this.#store.addPeer(peer, { tokenHash, conn, ip: upgrade.ip, absence: 0, at: now, iceIssuedAt });
-    this.accept(server, { peer: peer.id, conn });
+    this.accept(server, peer.id, conn);
     this.send(server, this.#welcome(peer.id, token, false, others, ice));
     this.#announce({ type: "peer-joined", peer }, peer.id);
     return new Response(null, { status: 101, webSocket: client });
@@ -190,7 +190,7 @@ export class Room extends Shell {
       iceIssuedAt: ice.issued ? now : null,
     });
     if (halfOpen) this.close(halfOpen, CloseCode.replaced, "replaced by a resumed connection");
-    this.accept(server, { peer: peer.id, conn });
+    this.accept(server, peer.id, conn);
     const others = this.#store.roster().filter((other) => other.id !== peer.id);
     this.send(server, this.#welcome(peer.id, token, true, others, ice));
     for (const frame of this.#store.takeHeld(peer.id, "away")) this.send(server, frame);
@@ -318,6 +318,12 @@ export class Room extends Shell {
       return null;
     }
     const message = parsed.ok;
+    if (message.type === "ack") {
+      if (!this.acknowledge(socket, attachment, message.nonce)) {
+        this.send(socket, errorFrame("bad-message", "nonce: not the outstanding ack-request's", "ack"));
+      }
+      return null;
+    }
     if (message.type === "renew-ice") return sender;
     if (message.type === "leave") {
       this.#remove(sender.id);
@@ -381,14 +387,11 @@ export class Room extends Shell {
     for (const peer of this.#store.roster()) if (peer.id !== except) this.#toPeer(peer, frame);
   }
 
-  /** Sends a frame to a connected peer; false when it is away. */
+  /** Sends a frame to a connected peer; false when it is away (or, having stopped reading, is away from now). */
   #toPeer(receiver: PeerRow, frame: string): boolean {
     if (receiver.awayUntil !== null) return false;
     const socket = this.#socketOf(receiver);
-    if (socket) {
-      this.send(socket, frame);
-      return true;
-    }
+    if (socket) return this.send(socket, frame);
     // Its socket is gone even if no close event said so yet: the peer is away from now.
     this.#markAway(receiver, Date.now());
     return false;

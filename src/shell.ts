@@ -15,16 +15,22 @@
  *   reloads its memory from storage (`onFailure`);
  * - **quiet close**: a close event with 1005, 1006 or 1015 (codes that only
  *   describe a close) is not answered with a close frame;
- * - **attachments**: which peer and connection a socket speaks for, read
- *   once per socket per wake through one cache.
+ * - **attachments**: which peer and connection a socket speaks for, and its
+ *   read receipts, read once per socket per wake through one cache;
+ * - **read receipts** (src/receipts.ts): every frame sent is counted, a
+ *   receipt is asked for now and then, and a socket that is not being read is
+ *   closed (4009) and reported as disconnected instead of being sent more.
  */
 import { DurableObject } from "cloudflare:workers";
 import * as v from "valibot";
 import type { Env } from "./config";
-import { type ErrorCode, errorFrame, type ServerMessage } from "./protocol";
+import { newNonce } from "./ids";
+import { utf8Length } from "./limits";
+import { CloseCode, type ErrorCode, errorFrame, type ServerMessage } from "./protocol";
+import { asked, charge, confirm, isAskDue, newReceipt, Receipt } from "./receipts";
 
 /** What a hibernatable socket remembers about itself across hibernation. */
-const Attachment = v.object({ peer: v.string(), conn: v.string() });
+const Attachment = v.object({ peer: v.string(), conn: v.string(), receipt: v.optional(Receipt, newReceipt) });
 export type Attachment = v.InferOutput<typeof Attachment>;
 
 export type Handler = "start" | "fetch" | "webSocketMessage" | "webSocketClose" | "webSocketError" | "alarm" | "effect";
@@ -35,6 +41,8 @@ const INTERNAL_ERROR = 1011;
 export abstract class Shell extends DurableObject<Env> {
   /** What the running transaction will do once it commits; null outside one. */
   #effects: (() => void)[] | null = null;
+  /** Sockets whose attachment changed in the running transaction: written once it commits. */
+  readonly #changed = new Set<WebSocket>();
 
   /** Answers an upgrade request (with 101 in every case: refusals are frames). */
   protected abstract onRequest(request: Request): Promise<Response>;
@@ -112,6 +120,9 @@ export abstract class Shell extends DurableObject<Env> {
         log("effect", error);
       }
     }
+    // Receipts are counted even when the change rolled back: counting too much only asks sooner.
+    for (const socket of this.#changed) saveAttachment(socket);
+    this.#changed.clear();
     return result;
   }
 
@@ -121,9 +132,57 @@ export abstract class Shell extends DurableObject<Env> {
     else effect();
   }
 
-  protected send(socket: WebSocket, message: ServerMessage | string): void {
+  /**
+   * Sends a frame once the running transaction commits, counting it against
+   * the socket's unread bytes and asking for a receipt when one is due. False
+   * when the socket is not being read: then nothing is sent, the socket is
+   * closed with 4009 and reported disconnected.
+   */
+  protected send(socket: WebSocket, message: ServerMessage | string): boolean {
     const frame = typeof message === "string" ? message : JSON.stringify(message);
+    const attachment = attachmentOf(socket);
+    if (!attachment) {
+      this.afterCommit(() => socket.send(frame));
+      return true;
+    }
+    if (notReading.has(socket)) return false;
+    if (!charge(attachment.receipt, utf8Length(frame))) {
+      this.#notReading(socket, attachment);
+      return false;
+    }
     this.afterCommit(() => socket.send(frame));
+    this.#askIfDue(socket, attachment);
+    this.#saveLater(socket);
+    return true;
+  }
+
+  /** Applies a client's `ack`; false when it answers no outstanding request. */
+  protected acknowledge(socket: WebSocket, attachment: Attachment, nonce: string): boolean {
+    if (!confirm(attachment.receipt, nonce)) return false;
+    this.#askIfDue(socket, attachment);
+    this.#saveLater(socket);
+    return true;
+  }
+
+  #askIfDue(socket: WebSocket, attachment: Attachment): void {
+    if (!isAskDue(attachment.receipt)) return;
+    const nonce = newNonce();
+    const request = JSON.stringify({ type: "ack-request", nonce } satisfies ServerMessage);
+    asked(attachment.receipt, nonce, utf8Length(request));
+    this.afterCommit(() => socket.send(request));
+  }
+
+  #notReading(socket: WebSocket, attachment: Attachment): void {
+    notReading.add(socket);
+    const { sent, confirmed } = attachment.receipt;
+    this.afterCommit(() => console.warn(JSON.stringify({ event: "not-reading", unread: sent - confirmed })));
+    this.close(socket, CloseCode.notReading, "not reading");
+    this.onDisconnect(attachment);
+  }
+
+  #saveLater(socket: WebSocket): void {
+    if (this.#effects) this.#changed.add(socket);
+    else saveAttachment(socket);
   }
 
   protected close(socket: WebSocket, code: number, reason: string): void {
@@ -131,11 +190,13 @@ export abstract class Shell extends DurableObject<Env> {
   }
 
   /** Accepts a socket as hibernatable, tagged with its connection, and remembers its attachment. */
-  protected accept(socket: WebSocket, attachment: Attachment): void {
+  protected accept(socket: WebSocket, peer: string, conn: string): void {
+    // Cached at once: what this transaction sends the socket is counted in its receipt.
+    const attachment: Attachment = { peer, conn, receipt: newReceipt() };
+    attachments.set(socket, attachment);
     this.afterCommit(() => {
-      this.ctx.acceptWebSocket(socket, [attachment.conn]);
+      this.ctx.acceptWebSocket(socket, [conn]);
       socket.serializeAttachment(attachment);
-      attachments.set(socket, attachment);
     });
   }
 
@@ -193,6 +254,18 @@ function attachmentOf(socket: WebSocket): Attachment | null {
     attachments.set(socket, attachment);
   }
   return attachment;
+}
+
+/** Sockets closed for not reading: nothing more is sent them. */
+const notReading = new WeakSet<WebSocket>();
+
+function saveAttachment(socket: WebSocket): void {
+  const attachment = attachments.get(socket);
+  try {
+    if (attachment) socket.serializeAttachment(attachment);
+  } catch {
+    // The socket is gone; so is what it would have remembered.
+  }
 }
 
 /** 1005, 1006 and 1015 say the connection ended without a closing handshake: no close frame answers them. */

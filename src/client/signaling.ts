@@ -6,6 +6,9 @@
  *
  * States: connecting → connected ⇄ reconnecting → closed. `connected` is
  * entered only once a `welcome` has been handed to the owner.
+ *
+ * It answers the room's `ack-request` at once: the room stops sending to a
+ * socket that does not (close 4009), and this then resumes like after a blip.
  */
 import * as v from "valibot";
 import type { ClientMessage } from "../inbound";
@@ -15,7 +18,7 @@ import { parseJson } from "./json";
 export type SignalingState = "connecting" | "connected" | "reconnecting" | "closed";
 export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
 /** What the room says once welcomed, errors apart: the roster's changes and relayed negotiation. */
-export type RoomFrame = Exclude<ServerMessage, { type: "welcome" | "error" }>;
+export type RoomFrame = Exclude<ServerMessage, { type: "welcome" | "error" | "ack-request" }>;
 
 export interface SignalingEvents {
   welcome(welcome: Welcome): void;
@@ -133,6 +136,8 @@ export class Signaling {
       this.on.state("connected");
     } else if (message.type === "error") {
       this.on.error(message.code, message.message);
+    } else if (message.type === "ack-request") {
+      this.send({ type: "ack", nonce: message.nonce });
     } else {
       this.on.message(message);
     }
