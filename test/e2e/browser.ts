@@ -1,11 +1,13 @@
 /**
- * Browser suites: real Chromium through playwright-core, never a downloaded browser. Where no
- * Chromium is installed the browser tests say so loudly and are skipped, but
- * with CI=true a missing browser fails the run.
+ * Browser suites: real Chromium through playwright-core, and for cross-browser
+ * suites real Firefox ESR through puppeteer-core, never a downloaded browser.
+ * Where a browser is not installed the browser tests say so loudly and are
+ * skipped, but with CI=true a missing browser fails the run.
  */
 import type { Browser, BrowserContextOptions, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { CHROMIUM_PATH, hasChromium, launchBrowser } from "./chromium";
+import { FIREFOX_PATH, type FirefoxBrowser, hasFirefox, launchFirefox } from "./firefox";
 import { DevServer, type DevServerOptions } from "./server";
 
 export { launchBrowser } from "./chromium";
@@ -21,6 +23,13 @@ const chromiumRequirement: Requirement = {
   what: `Chromium at ${CHROMIUM_PATH}`,
   present: hasChromium,
   install: "apt-get install chromium, or set CHROMIUM_PATH",
+};
+
+/** Pass to `describeWithBrowser` in suites that open Firefox pages too (`useStack(…, { firefox: true })`). */
+export const firefoxRequirement: Requirement = {
+  what: `Firefox at ${FIREFOX_PATH}`,
+  present: hasFirefox,
+  install: "apt-get install firefox-esr, or set FIREFOX_PATH",
 };
 
 /** `describe` for suites that need a browser, and maybe more. */
@@ -44,10 +53,17 @@ export function describeWithBrowser(name: string, suite: () => void, needs: Requ
   describe.skip(name, suite);
 }
 
-/** A suite's wrangler dev and browser, started before its tests and stopped after them. */
+/** Browsers a suite needs besides Chromium. */
+export interface StackBrowsers {
+  /** Firefox as well, for `openFirefoxPage` (needs `firefoxRequirement`). */
+  firefox?: boolean;
+}
+
+/** A suite's wrangler dev and browsers, started before its tests and stopped after them. */
 export class Stack {
   #server: DevServer | null = null;
   #browser: Browser | null = null;
+  #firefox: FirefoxBrowser | null = null;
 
   get server(): DevServer {
     if (!this.#server) throw new Error("the suite's server has not started");
@@ -59,20 +75,30 @@ export class Stack {
     return this.#browser;
   }
 
-  async start(options: DevServerOptions): Promise<void> {
-    [this.#server, this.#browser] = await Promise.all([DevServer.start(options), launchBrowser()]);
+  /** The suite's Firefox, if it asked for one. */
+  get firefox(): FirefoxBrowser {
+    if (!this.#firefox) throw new Error("the suite's Firefox has not started (useStack(…, { firefox: true }))");
+    return this.#firefox;
+  }
+
+  async start(options: DevServerOptions, browsers: StackBrowsers = {}): Promise<void> {
+    [this.#server, this.#browser, this.#firefox] = await Promise.all([
+      DevServer.start(options),
+      launchBrowser(),
+      browsers.firefox ? launchFirefox() : null,
+    ]);
   }
 
   async stop(): Promise<void> {
-    await this.#browser?.close();
+    await Promise.all([this.#browser?.close(), this.#firefox?.close()]);
     await this.#server?.stop();
   }
 }
 
 /** Registers the suite's stack with vitest; read its fields inside tests. */
-export function useStack(options: DevServerOptions = {}): Stack {
+export function useStack(options: DevServerOptions = {}, browsers: StackBrowsers = {}): Stack {
   const stack = new Stack();
-  beforeAll(() => stack.start(options));
+  beforeAll(() => stack.start(options, browsers));
   afterAll(() => stack.stop());
   return stack;
 }
