@@ -194,7 +194,30 @@ export function errorFrame(code: ErrorCode, message: string, ref?: string): Erro
 // Peer → peer, over data channels. Each side parses what the other sends.
 
 /** On the `chat` channel: an application message, any JSON value. */
-export const ChatFrame = v.object({ type: v.literal("message"), data: v.unknown() });
+const ChatFrame = v.object({ type: v.literal("message"), data: v.unknown() });
+
+const short = (max: number) => v.pipe(v.string(), v.maxLength(max));
+/**
+ * On the `chat` channel: the streams the sender publishes, its whole state
+ * each time (src/client/media.ts). `mid` names the media slot a track uses.
+ */
+export const MediaFrame = v.object({
+  type: v.literal("media"),
+  streams: v.pipe(
+    v.array(
+      v.object({
+        id: short(32),
+        label: short(64),
+        tracks: v.pipe(v.array(v.object({ mid: short(32), muted: v.boolean() })), v.maxLength(4)),
+      }),
+    ),
+    v.maxLength(4),
+  ),
+});
+export type MediaFrame = v.InferOutput<typeof MediaFrame>;
+
+/** What a peer says on the `chat` channel; `want-media` asks the link's initiator for media slots. */
+export const PeerControl = v.variant("type", [ChatFrame, MediaFrame, v.object({ type: v.literal("want-media") })]);
 
 /** A file channel (`file:<id>`) opens with a header, then carries binary chunks. */
 export const FileHeader = v.object({

@@ -31,6 +31,8 @@ export interface LinkEvents {
   mismatch(): void;
   /** A frame from a peer that does share our key did not open: forged or replayed, and dropped. */
   rejected(): void;
+  /** Their offer is applied and our answer not made yet: the moment to open media slots both ways. */
+  offerApplied(): void;
 }
 
 export interface LinkOptions {
@@ -267,6 +269,7 @@ export class Link {
     if (this.#ignoreOffer) return;
     await pc.setRemoteDescription({ type, sdp });
     if (type === "offer") {
+      this.on.offerApplied();
       this.#candidates = [];
       await pc.setLocalDescription();
       const answer = pc.localDescription?.sdp;

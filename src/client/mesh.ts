@@ -12,15 +12,19 @@
  *
  * Privacy: with `key`, the server relays only ciphertext between peers; with
  * `relay`, this peer sends nobody any address but its TURN relay's.
+ *
+ * Calls: `addStream` publishes a MediaStream to every peer, now and later;
+ * remote tracks arrive as `track` events (src/client/media.ts has how).
  */
 import * as v from "valibot";
-import { ChatFrame, type IceServer, type PeerInfo, ROOM_NAME } from "../protocol";
+import { type IceServer, PeerControl, type PeerInfo, ROOM_NAME } from "../protocol";
 import { type CodecFactory, plaintext, sealed } from "./codec";
 import { TypedEventTarget } from "./events";
 import { receiveFile, sendFile, type Transfer } from "./files";
 import { canRelay } from "./ice";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";
+import { MediaLink, type Publication, SLOTS, videoCaps } from "./media";
 import { generateKey } from "./seal";
 import { type RoomFrame, Signaling, type SignalingState, type Welcome } from "./signaling";
 
@@ -47,6 +51,8 @@ export interface JoinOptions {
   key?: string;
   /** Largest file accepted, in bytes, as its sender declares it (default 4 GiB); a larger one is refused unread. */
   maxFileSize?: number;
+  /** This peer's uplink for video, in bits/s, shared among the peers it sends to (default 3,000,000). */
+  videoUplink?: number;
 }
 
 /** Renew TURN credentials when this much of their lifetime has passed. */
@@ -68,6 +74,12 @@ export interface MeshRoomEvents {
   "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
   /** `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. */
   file: { from: string; name: string; size: number; type: string; blob: Blob };
+  /** A remote track: `streams` holds the one stream it belongs to, `label` that stream's label. */
+  track: { from: string; track: MediaStreamTrack; streams: MediaStream[]; label: string; muted: boolean };
+  /** The sender muted or unmuted a track (`setMuted`). */
+  "track-muted": { from: string; track: MediaStreamTrack; muted: boolean };
+  /** A peer stopped publishing a stream, or is gone: its tracks have ended. */
+  "stream-removed": { from: string; stream: MediaStream };
   signaling: { state: SignalingState };
   /** `peer` names the peer an error is about (`key-mismatch`, `bad-signal`, a refused file). */
   error: { code: string; message: string; peer?: string };
@@ -82,6 +94,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   id: string | null = null;
   readonly #peers = new Map<string, Peer>();
   readonly #links = new Map<string, Link>();
+  readonly #media = new Map<string, MediaLink>();
+  #published: Publication[] = [];
+  #streams = 0;
   readonly #signaling: Signaling;
   readonly #codecs: CodecFactory;
   #iceServers: IceServer[] = [];
@@ -153,6 +168,54 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
       file,
       links.map((link) => link.pc.createDataChannel(label, { ordered: true })),
     );
+  }
+
+  /**
+   * Publishes a stream's tracks to every connected peer and every peer that
+   * connects later, under `label` (say "camera" or "screen"). At most 2 audio
+   * and 2 video tracks are published at once. A stream whose tracks have all
+   * ended (a screen share stopped from the browser's own button) is removed.
+   */
+  addStream(stream: MediaStream, options: { label?: string } = {}): void {
+    if (this.#published.some((publication) => publication.stream === stream)) return;
+    const tracks = stream.getTracks();
+    for (const kind of ["audio", "video"] as const) {
+      const count = this.#published
+        .flatMap((p) => p.tracks)
+        .concat(tracks)
+        .filter((t) => t.kind === kind).length;
+      if (count > SLOTS[kind]) throw new RangeError(`at most ${SLOTS[kind]} ${kind} tracks are published at once`);
+    }
+    const publication = { id: `s${++this.#streams}`, label: options.label ?? "", stream, tracks };
+    this.#published.push(publication);
+    for (const track of tracks) {
+      track.addEventListener("ended", () => {
+        if (publication.tracks.every((t) => t.readyState === "ended")) this.removeStream(stream);
+      });
+    }
+    this.#syncMedia();
+  }
+
+  /** Stops publishing a stream: every peer gets `stream-removed`. Its tracks are the caller's to stop. */
+  removeStream(stream: MediaStream): void {
+    this.#published = this.#published.filter((publication) => publication.stream !== stream);
+    this.#syncMedia();
+  }
+
+  /** Switches a published track (a camera or microphone) for another of its kind, without renegotiating. */
+  replaceTrack(old: MediaStreamTrack, next: MediaStreamTrack): void {
+    if (old.kind !== next.kind) throw new TypeError(`a ${old.kind} track cannot be replaced by a ${next.kind} one`);
+    for (const publication of this.#published) {
+      publication.tracks = publication.tracks.map((track) => (track === old ? next : track));
+    }
+    for (const media of this.#media.values()) media.replace(old, next);
+    this.#syncMedia();
+  }
+
+  /** Mutes or unmutes a published track (`enabled`), and tells the peers so they can show it. */
+  setMuted(track: MediaStreamTrack, muted: boolean): void {
+    track.enabled = !muted;
+    this.#syncMedia();
   }
 
   /** Leaves for good: signaling closes, and with it every link (see the constructor). */
@@ -239,6 +302,10 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     }
   }
 
+  #syncMedia(): void {
+    for (const media of this.#media.values()) media.sync();
+  }
+
   #add(info: PeerInfo, initiator: boolean): void {
     const peer: Peer = { id: info.id, name: info.name, state: "connecting" };
     const self = this.id;
@@ -247,15 +314,19 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
     const codec = this.#codecs(self, info.id);
     const inbox = { active: 0, maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
-    const link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
+    const link: Link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
         this.emit("peer-state", { peer });
         if (state === "connected") this.emit("peer-connect", { peer });
+        // Who is connected sets every video cap; a link that came up can now say what it sends.
+        this.#syncMedia();
       },
       chat: (text) => {
-        const frame = v.safeParse(ChatFrame, parseJson(text));
-        if (frame.success) this.emit("message", { from: info.id, data: frame.output.data });
+        const frame = v.safeParse(PeerControl, parseJson(text));
+        if (!frame.success) return;
+        if (frame.output.type === "message") this.emit("message", { from: info.id, data: frame.output.data });
+        else media.receive(frame.output);
       },
       fileChannel: (channel) =>
         receiveFile(channel, inbox, {
@@ -275,9 +346,24 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
           message: `a signaling frame from ${info.name ?? "a peer"} was forged or replayed, and was dropped`,
           peer: info.id,
         }),
+      offerApplied: () => media.offerApplied(),
     });
+    const from = info.id;
+    const media = new MediaLink(
+      link.pc,
+      initiator,
+      (text) => link.sendChat(text),
+      () => this.#published,
+      () => videoCaps(this.options.videoUplink ?? 3_000_000, this.#connected().length),
+      {
+        track: (track, stream, label, muted) => this.emit("track", { from, track, streams: [stream], label, muted }),
+        muted: (track, muted) => this.emit("track-muted", { from, track, muted }),
+        removed: (stream) => this.emit("stream-removed", { from, stream }),
+      },
+    );
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);
+    this.#media.set(info.id, media);
     this.emit("peer-join", { peer });
   }
 
@@ -289,6 +375,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     const link = this.#links.get(id);
     const peer = this.#peers.get(id);
     if (!link || !peer) return;
+    this.#media.get(id)?.close();
+    this.#media.delete(id);
     link.close();
     this.#links.delete(id);
     this.#peers.delete(id);
