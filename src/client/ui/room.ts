@@ -1,6 +1,7 @@
 /** The room page (`/r/:room`): asks for a name once, joins, and wires the mesh to the UI. */
 import type { generateKey, joinRoom, MeshRoom, MeshRoomEvents, Peer } from "/mesh.js";
 import { Banner } from "./banner";
+import { Call } from "./call";
 import { asChatMessage, Chat } from "./chat";
 import { byId, type Child, isolated } from "./dom";
 import { setUpDropZone } from "./drop";
@@ -38,7 +39,7 @@ export function startRoom(roomName: string, mesh: MeshLibrary): void {
   heading.title = roomName;
 
   const banner = new Banner();
-  const sections = [byId("chat", HTMLElement), byId("files", HTMLElement)];
+  const sections = ["call", "chat", "files"].map((id) => byId(id, HTMLElement));
   const newRoom = () => `${roomPath(randomRoomName())}#${mesh.generateKey()}`;
   // The key rides in the fragment, which the browser never sends: editing it means another room.
   addEventListener("hashchange", () => location.reload());
@@ -107,7 +108,7 @@ export function startRoom(roomName: string, mesh: MeshLibrary): void {
 /** A link whose key cannot be read: say so, join nothing, and offer a way on. */
 function showDamaged(banner: Banner, newRoom: string): void {
   byId("name-step", HTMLElement).hidden = true;
-  for (const id of ["chat", "files"]) byId(id, HTMLElement).hidden = true;
+  for (const id of ["call", "chat", "files"]) byId(id, HTMLElement).hidden = true;
   byId("room-link", HTMLInputElement).closest("aside")?.setAttribute("hidden", "");
   banner.show("bad-key", "error", DAMAGED_KEY, { actions: [{ label: "Start a new room", href: newRoom }] });
 }
@@ -161,6 +162,7 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
 
   const peers = new PeerList(name, changeName);
   const transfers = new Transfers();
+  const call = new Call(room, name);
   const chat = new Chat((text) => {
     try {
       if (room.send({ kind: "chat", text }) > 0) {
@@ -187,6 +189,8 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
     chat.setEnabled(ready, hint);
     fileInput.disabled = !ready;
     leaveButton.disabled = closed;
+    // Out of the room, out of the call: the camera and microphone stop.
+    call.setEnabled(!closed);
     peers.setSelfState(left ? "closed" : room.signalingState);
     peers.setSelfId(room.id);
   };
