@@ -345,3 +345,19 @@ export function waitForMuted(page: CallPage, kind: string, muted: boolean): Prom
     { kind, muted },
   );
 }
+
+/** The codecs of the media this page receives, as getStats names them ("video/VP8", "audio/opus"). */
+export function receivedCodecs(page: CallPage): Promise<string[]> {
+  return page.evaluate(async () => {
+    const codecs = new Set<string>();
+    for (const pc of window.call.pcs) {
+      const stats = await pc.getStats();
+      stats.forEach((report) => {
+        if (report.type !== "inbound-rtp" || !report.codecId || !report.packetsReceived) return;
+        const codec = stats.get(report.codecId);
+        if (codec?.mimeType) codecs.add(String(codec.mimeType));
+      });
+    }
+    return [...codecs].sort();
+  }, null);
+}

@@ -16,6 +16,7 @@ import {
   joinCall,
   publishCamera,
   publishSynthetic,
+  receivedCodecs,
   remoteTracks,
   waitForMuted,
   waitForTracks,
@@ -59,6 +60,10 @@ describeWithBrowser("calls", () => {
       }
       // Audio decoded on each of its two connections.
       expect(await hears(receiver.page, "sound", 3_000)).toBe(true);
+      expect((await receivedCodecs(receiver.page)).map((codec) => codec.toLowerCase())).toEqual([
+        "audio/opus",
+        "video/vp8",
+      ]);
     }
   });
 

@@ -1,0 +1,20 @@
+/** The bitrate policy of calls: a mesh shares one uplink among the peers it sends to. */
+import { describe, expect, it } from "vitest";
+import { videoCaps } from "../../src/client/media";
+
+describe("videoCaps", () => {
+  it("splits the uplink among the peers, at most 1.5 Mbps a connection", () => {
+    expect(videoCaps(3_000_000, 1).maxBitrate).toBe(1_500_000);
+    expect(videoCaps(3_000_000, 2).maxBitrate).toBe(1_500_000);
+    expect(videoCaps(3_000_000, 3).maxBitrate).toBe(1_000_000);
+    expect(videoCaps(3_000_000, 7).maxBitrate).toBe(428_571);
+  });
+
+  it("halves camera resolution from 4 people in the room on", () => {
+    expect([1, 2, 3, 7].map((peers) => videoCaps(3_000_000, peers).scaleResolutionDownBy)).toEqual([1, 1, 2, 2]);
+  });
+
+  it("treats nobody to send to as one, so a lone publisher is capped like a pair", () => {
+    expect(videoCaps(3_000_000, 0)).toEqual(videoCaps(3_000_000, 1));
+  });
+});
