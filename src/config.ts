@@ -82,6 +82,19 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return value;
 }
 
+/**
+ * A full mesh of more than 16 is no call anyone can hold (each peer sends
+ * every stream 15 times), and the cap keeps what a room may hold for one
+ * peer (16 × 64 KiB) under what read receipts let one socket be sent.
+ */
+const MAX_PEERS_CAP = 16;
+
+function maxPeers(raw: string | undefined): number {
+  const value = positiveInt("MAX_PEERS", raw, 8);
+  if (value > MAX_PEERS_CAP) throw new Error(`MAX_PEERS must be at most ${MAX_PEERS_CAP}, got "${raw}"`);
+  return value;
+}
+
 function nonNegativeInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw);
@@ -144,7 +157,7 @@ function turn(env: Vars): TurnConfig | null {
 
 export function readConfig(env: Vars): Config {
   return {
-    maxPeers: positiveInt("MAX_PEERS", env.MAX_PEERS, 8),
+    maxPeers: maxPeers(env.MAX_PEERS),
     resumeGraceMs: positiveInt("RESUME_GRACE_SECONDS", env.RESUME_GRACE_SECONDS, 30) * 1000,
     allowedOrigins: new Set(list(env.ALLOWED_ORIGINS)),
     iceServers: parseIceServers(env.ICE_SERVERS),

@@ -29,7 +29,7 @@ export const HELD_BYTES_PER_ROOM = 1024 * 1024;
  * at most 7 × 64 KiB = 448 KiB per 10 s, where a stalled receiver used to be
  * sent 79 MB in seconds: workerd has no WebSocket backpressure, so this
  * bounds the rate at which the room buffers for a receiver that stops
- * reading, and read receipts (src/receipts.ts) bound the total.
+ * reading, and read receipts (src/receipts.ts) bound the total per socket.
  */
 export const RELAY_BYTES_PER_PAIR = 64 * 1024;
 export const RELAY_WINDOW_MS = 10_000;

@@ -311,7 +311,12 @@ export class Room extends Shell {
   #receive(socket: WebSocket, attachment: Attachment, data: string | ArrayBuffer): PeerRow | null {
     const sender = this.#store.peer(attachment.peer);
     if (sender?.conn !== attachment.conn) return null;
-    if (!this.#withinRate(socket, sender)) return null;
+    if (!this.#withinRate(socket, sender)) {
+      // An ack is never dropped: losing it would cost a reading client its socket (src/receipts.ts).
+      const ack = parseAck(data);
+      if (ack !== null) this.acknowledge(socket, attachment, ack);
+      return null;
+    }
     const parsed = parseFrame(data);
     if ("error" in parsed) {
       this.send(socket, parsed.error);
@@ -426,6 +431,16 @@ function parseFrame(data: string | ArrayBuffer): Parsed {
   const issue = result.issues[0];
   const path = issue.path?.map((item) => String(item.key)).join(".");
   return { error: errorFrame("bad-message", path ? `${path}: ${issue.message}` : issue.message, refOf(json)) };
+}
+
+/** Acks are a few dozen bytes: a frame much longer is not one, and is not parsed. */
+const MAX_ACK_LENGTH = 128;
+
+/** The nonce of a frame that is an `ack`, else null. */
+function parseAck(data: string | ArrayBuffer): string | null {
+  if (typeof data !== "string" || data.length > MAX_ACK_LENGTH) return null;
+  const parsed = parseFrame(data);
+  return "ok" in parsed && parsed.ok.type === "ack" ? parsed.ok.nonce : null;
 }
 
 /** The type of a rejected message, when it names one the protocol knows. */

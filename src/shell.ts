@@ -41,8 +41,11 @@ const INTERNAL_ERROR = 1011;
 export abstract class Shell extends DurableObject<Env> {
   /** What the running transaction will do once it commits; null outside one. */
   #effects: (() => void)[] | null = null;
-  /** Sockets whose attachment changed in the running transaction: written once it commits. */
-  readonly #changed = new Set<WebSocket>();
+  /**
+   * Sockets whose receipt the running transaction changed, with the receipt as
+   * it was before: written once it commits, put back if it rolls back.
+   */
+  readonly #changed = new Map<WebSocket, { receipt: Receipt; notReading: boolean }>();
 
   /** Answers an upgrade request (with 101 in every case: refusals are frames). */
   protected abstract onRequest(request: Request): Promise<Response>;
@@ -109,6 +112,10 @@ export abstract class Shell extends DurableObject<Env> {
     let result: T;
     try {
       result = this.ctx.storage.transactionSync(change);
+    } catch (error) {
+      // Nothing was sent: no receipt may count it, and no socket may stay written off.
+      this.#restoreReceipts();
+      throw error;
     } finally {
       this.#effects = null;
     }
@@ -120,8 +127,7 @@ export abstract class Shell extends DurableObject<Env> {
         log("effect", error);
       }
     }
-    // Receipts are counted even when the change rolled back: counting too much only asks sooner.
-    for (const socket of this.#changed) saveAttachment(socket);
+    for (const socket of this.#changed.keys()) saveAttachment(socket);
     this.#changed.clear();
     return result;
   }
@@ -146,6 +152,7 @@ export abstract class Shell extends DurableObject<Env> {
       return true;
     }
     if (notReading.has(socket)) return false;
+    this.#touch(socket, attachment);
     if (!charge(attachment.receipt, utf8Length(frame))) {
       this.#notReading(socket, attachment);
       return false;
@@ -158,10 +165,27 @@ export abstract class Shell extends DurableObject<Env> {
 
   /** Applies a client's `ack`; false when it answers no outstanding request. */
   protected acknowledge(socket: WebSocket, attachment: Attachment, nonce: string): boolean {
+    this.#touch(socket, attachment);
     if (!confirm(attachment.receipt, nonce)) return false;
     this.#askIfDue(socket, attachment);
     this.#saveLater(socket);
     return true;
+  }
+
+  /** Remembers a socket's receipt as it was before the running transaction first changed it. */
+  #touch(socket: WebSocket, attachment: Attachment): void {
+    if (this.#effects && !this.#changed.has(socket)) {
+      this.#changed.set(socket, { receipt: { ...attachment.receipt }, notReading: notReading.has(socket) });
+    }
+  }
+
+  #restoreReceipts(): void {
+    for (const [socket, before] of this.#changed) {
+      const attachment = attachments.get(socket);
+      if (attachment) attachment.receipt = before.receipt;
+      if (!before.notReading) notReading.delete(socket);
+    }
+    this.#changed.clear();
   }
 
   #askIfDue(socket: WebSocket, attachment: Attachment): void {
@@ -180,9 +204,9 @@ export abstract class Shell extends DurableObject<Env> {
     this.onDisconnect(attachment);
   }
 
+  /** Inside a transaction the socket was touched already, and is written when it commits. */
   #saveLater(socket: WebSocket): void {
-    if (this.#effects) this.#changed.add(socket);
-    else saveAttachment(socket);
+    if (!this.#effects) saveAttachment(socket);
   }
 
   protected close(socket: WebSocket, code: number, reason: string): void {

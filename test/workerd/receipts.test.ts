@@ -12,7 +12,7 @@
  * the socket's attachment).
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { utf8Length } from "../../src/limits";
 import { CloseCode, type ServerMessage } from "../../src/protocol";
 import { UNREAD_ASK_BYTES, UNREAD_MAX_BYTES } from "../../src/receipts";
@@ -40,6 +40,41 @@ async function round(senders: Peer[], to: string, round: number): Promise<number
   }
   for (const sender of senders) expect(await sender.drain()).toEqual([]);
   return senders.length * 2;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The read receipt the room keeps in the attachment of `id`'s open socket. */
+async function receipt(room: string, id: string): Promise<{ sent: number; nonce: string | null }> {
+  return runInDurableObject(roomStub(room), (_, state) => {
+    for (const socket of state.getWebSockets()) {
+      const attachment: unknown = socket.deserializeAttachment();
+      if (typeof attachment !== "object" || attachment === null || !("peer" in attachment)) continue;
+      if (attachment.peer !== id || !("receipt" in attachment)) continue;
+      const { receipt } = attachment;
+      if (typeof receipt === "object" && receipt !== null && "sent" in receipt && "nonce" in receipt) {
+        return { sent: Number(receipt.sent), nonce: receipt.nonce === null ? null : String(receipt.nonce) };
+      }
+    }
+    throw new Error(`no socket for ${id}`);
+  });
+}
+
+/** Makes the room's next SQL statement that starts with `prefix` throw, once. */
+async function failNext(room: string, prefix: string): Promise<void> {
+  await runInDurableObject(roomStub(room), (_, state) => {
+    const proto: SqlStorage = Object.getPrototypeOf(state.storage.sql);
+    const exec = proto.exec;
+    proto.exec = function (this: SqlStorage, query: string, ...bindings: SqlStorageValue[]) {
+      if (query.trimStart().startsWith(prefix)) {
+        proto.exec = exec;
+        throw new Error("disk on fire");
+      }
+      return exec.call(this, query, ...bindings);
+    } as SqlStorage["exec"];
+  });
 }
 
 /** Whether the room holds `id` as away: every event it was sent has been handled by then. */
@@ -103,6 +138,44 @@ describe("read receipts", () => {
     const resumed = await Peer.join(room, { resume: receiver.welcome.resume });
     expect(resumed.welcome).toMatchObject({ id: receiver.welcome.id, resumed: true });
     expect(offers(await resumed.drain())).toHaveLength(sent - before);
+  });
+
+  it("applies an ack even while its sender is rate-limited", async () => {
+    const room = freshRoom();
+    const { receiver, senders } = await fullRoom(room);
+    await round(senders, receiver.welcome.id, 0);
+    const request = (await receiver.drain()).find((frame) => frame.type === "ack-request");
+    if (request?.type !== "ack-request") throw new Error("no ack-request after 420 KiB");
+    // Another round: far more than UNREAD_ASK_BYTES are unconfirmed past the request.
+    await evictDurableObject(roomStub(room));
+    await round(senders, receiver.welcome.id, 1);
+    await receiver.drain();
+    // Spend the receiver's burst, then answer: the ack is applied all the same, so the room asks again at once.
+    for (let n = 0; n < 250; n++) receiver.send({ type: "ready", to: "~nobody" });
+    receiver.send({ type: "ack", nonce: request.nonce });
+    const seen: string[] = [];
+    for (let next = await receiver.next(); next.type !== "ack-request"; next = await receiver.next()) {
+      seen.push(next.type === "error" ? next.code : next.type);
+    }
+    expect(seen).toContain("rate-limited");
+  });
+
+  it("counts nothing sent by a change that rolled back", async () => {
+    const room = freshRoom();
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const a = await Peer.join(room, { name: "Ann" });
+    const b = await Peer.join(room, { name: "Bob" });
+    await a.drain();
+    const before = await receipt(room, a.welcome.id);
+    // b's answer is sent to a, then marking b ready fails: the change rolls back, and a is sent nothing.
+    await failNext(room, "INSERT OR IGNORE INTO readiness");
+    b.send({ type: "answer", to: a.welcome.id, sdp: "v=0" });
+    expect(await b.next("error")).toMatchObject({ code: "internal" });
+    await a.expectNothing();
+    const barrier = utf8Length(JSON.stringify({ type: "error", code: "unknown-peer", message: "", ref: "done" }));
+    const after = await receipt(room, a.welcome.id);
+    // Only the barrier's own answer (its message text aside) was sent since.
+    expect(after.sent - before.sent).toBeLessThan(barrier + 64);
   });
 
   it("refuses an ack that answers no request, and counts nothing for it", async () => {

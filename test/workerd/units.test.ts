@@ -124,6 +124,8 @@ describe("configuration", () => {
       ...readConfig({ ...base, ALLOWED_ORIGINS: " https://a.example , https://b.example," }).allowedOrigins,
     ]).toEqual(["https://a.example", "https://b.example"]);
     expect(() => readConfig({ ...base, MAX_PEERS: "eight" })).toThrow(/MAX_PEERS/);
+    expect(readConfig({ ...base, MAX_PEERS: "16" }).maxPeers).toBe(16);
+    expect(() => readConfig({ ...base, MAX_PEERS: "17" })).toThrow(/MAX_PEERS must be at most 16/);
     expect(() => readConfig({ ...base, RESUME_GRACE_SECONDS: "0" })).toThrow(/RESUME_GRACE_SECONDS/);
     expect(() => readConfig({ ...base, ICE_SERVERS: "[" })).toThrow(/ICE_SERVERS/);
     expect(() => readConfig({ ...base, ICE_SERVERS: '[{"url":"stun:x"}]' })).toThrow(/ICE_SERVERS/);
