@@ -30,6 +30,8 @@ export interface Publication {
   readonly stream: MediaStream;
   /** The tracks it sends, in slot order; `replaceTrack` swaps one in place. */
   tracks: MediaStreamTrack[];
+  /** Aborted when the stream is removed: its tracks' listeners go with it. */
+  readonly ended: AbortController;
 }
 
 export type Kind = "audio" | "video";
@@ -87,6 +89,8 @@ export class MediaLink {
   #said = "";
   #asked = false;
   #peerWants = false;
+  /** The link failed or is gone: nothing more is sent or shown. */
+  #closed = false;
 
   constructor(
     private readonly pc: RTCPeerConnection,
@@ -102,7 +106,7 @@ export class MediaLink {
 
   /** Brings slots, senders, caps and announcements in line with what is published; safe to call any time. */
   sync(): void {
-    if (this.pc.signalingState === "closed") return;
+    if (this.#closed || this.pc.signalingState === "closed") return;
     const slots = this.#slots();
     if (slots.length === 0) {
       this.#requestSlots();
@@ -135,8 +139,9 @@ export class MediaLink {
     }
   }
 
-  /** The connection is gone: every remote stream ends. */
+  /** The connection failed or is gone: every remote stream ends. */
   close(): void {
+    this.#closed = true;
     for (const id of [...this.#remote.keys()]) this.#end(id);
   }
 
@@ -171,8 +176,9 @@ export class MediaLink {
     for (const track of tracks) {
       if (placed.has(track)) continue;
       const index = free.findIndex((slot) => slot.receiver.track.kind === track.kind);
+      if (index < 0) continue; // no slot of its kind is free: addStream keeps this from happening
       const [slot] = free.splice(index, 1);
-      if (index >= 0 && slot) this.#send(slot, track);
+      if (slot) this.#send(slot, track);
     }
     for (const slot of free) if (this.#sending.get(slot)) this.#send(slot, null);
     const caps = this.caps();
@@ -181,7 +187,11 @@ export class MediaLink {
 
   #send(slot: RTCRtpTransceiver, track: MediaStreamTrack | null): void {
     this.#sending.set(slot, track);
-    slot.sender.replaceTrack(track).catch((error) => console.warn("track not sent", error));
+    slot.sender.replaceTrack(track).catch((error) => {
+      console.warn("track not sent", error);
+      // Not sent after all: the next sync places it again.
+      if (this.#sending.get(slot) === track) this.#sending.delete(slot);
+    });
     if (track?.kind === "video") capVideo(slot.sender, track, this.caps());
   }
 

@@ -186,18 +186,21 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         .filter((t) => t.kind === kind).length;
       if (count > SLOTS[kind]) throw new RangeError(`at most ${SLOTS[kind]} ${kind} tracks are published at once`);
     }
-    const publication = { id: `s${++this.#streams}`, label: options.label ?? "", stream, tracks };
+    const publication = {
+      id: `s${++this.#streams}`,
+      label: options.label ?? "",
+      stream,
+      tracks,
+      ended: new AbortController(),
+    };
     this.#published.push(publication);
-    for (const track of tracks) {
-      track.addEventListener("ended", () => {
-        if (publication.tracks.every((t) => t.readyState === "ended")) this.removeStream(stream);
-      });
-    }
+    for (const track of tracks) this.#watchEnded(publication, track);
     this.#syncMedia();
   }
 
   /** Stops publishing a stream: every peer gets `stream-removed`. Its tracks are the caller's to stop. */
   removeStream(stream: MediaStream): void {
+    for (const publication of this.#published) if (publication.stream === stream) publication.ended.abort();
     this.#published = this.#published.filter((publication) => publication.stream !== stream);
     this.#syncMedia();
   }
@@ -206,7 +209,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   replaceTrack(old: MediaStreamTrack, next: MediaStreamTrack): void {
     if (old.kind !== next.kind) throw new TypeError(`a ${old.kind} track cannot be replaced by a ${next.kind} one`);
     for (const publication of this.#published) {
+      if (!publication.tracks.includes(old)) continue;
       publication.tracks = publication.tracks.map((track) => (track === old ? next : track));
+      this.#watchEnded(publication, next);
     }
     for (const media of this.#media.values()) media.replace(old, next);
     this.#syncMedia();
@@ -302,6 +307,14 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     }
   }
 
+  /** A stream whose tracks have all ended (a screen share stopped from the browser's own button) is removed. */
+  #watchEnded(publication: Publication, track: MediaStreamTrack): void {
+    const ended = () => {
+      if (publication.tracks.every((t) => t.readyState === "ended")) this.removeStream(publication.stream);
+    };
+    track.addEventListener("ended", ended, { signal: publication.ended.signal });
+  }
+
   #syncMedia(): void {
     for (const media of this.#media.values()) media.sync();
   }
@@ -319,6 +332,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         peer.state = state;
         this.emit("peer-state", { peer });
         if (state === "connected") this.emit("peer-connect", { peer });
+        // A link that gave up carries nothing any more: its streams end now, not when the room says it left.
+        if (state === "failed") media.close();
         // Who is connected sets every video cap; a link that came up can now say what it sends.
         this.#syncMedia();
       },
@@ -364,6 +379,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);
     this.#media.set(info.id, media);
+    // An initiator with something to send puts the media slots in its first offer.
+    media.sync();
     this.emit("peer-join", { peer });
   }
 
