@@ -3,7 +3,7 @@
  * run, interleaved (A B A B …), reported as medians and ratios. Raw results
  * go to bench/results/<date>.json; a Markdown summary is printed at the end.
  *
- *   node bench/run.ts [--quick] [--only=signaling,join,mesh,cost,files,privacy,sizes] [--rounds=N]
+ *   node bench/run.ts [--quick] [--only=signaling,join,mesh,cost,files,privacy,call,sizes] [--rounds=N]
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { launchBrowser } from "../test/e2e/chromium.ts";
 import { DevServer } from "../test/e2e/server.ts";
+import { measureCall } from "./call.ts";
 import { measureCost } from "./cost.ts";
 import { measureFiles } from "./files.ts";
 import { median, percentile, round } from "./lib.ts";
@@ -168,6 +169,9 @@ async function main(): Promise<void> {
         DevServer.start({ config: "bench/relay-worker/wrangler.toml" }),
         startPeerjs(),
       ]);
+    } else if (wanted("call")) {
+      // The call part needs only ours: no idle baselines beside a CPU measurement.
+      servers.ours = await DevServer.start({ vars: BENCH_VARS });
     }
     const { ours, ceiling, peerjs } = servers;
     if (ours?.pid && ceiling?.pid && peerjs?.process.pid) {
@@ -180,7 +184,7 @@ async function main(): Promise<void> {
       const [oursTarget, ceilingTarget] = targets;
       if (wanted("join") && oursTarget && ceilingTarget) await joinPart(oursTarget, ceilingTarget);
     }
-    if (["mesh", "cost", "files", "privacy"].some(wanted)) {
+    if (["mesh", "cost", "files", "privacy", "call"].some(wanted)) {
       const browser = await launchBrowser();
       try {
         if (wanted("mesh") && ours && ceiling) {
@@ -215,6 +219,11 @@ async function main(): Promise<void> {
           const privacy = await measurePrivacy(browser, { rounds: rounds(quick ? 3 : 7) });
           report.parts.privacy = privacy.runs;
           report.summary.push(...privacy.summary);
+        }
+        if (wanted("call") && ours) {
+          const call = await measureCall(browser, ours.url, { rounds: rounds(quick ? 2 : 3) });
+          report.parts.call = call.runs;
+          report.summary.push(...call.summary);
         }
       } finally {
         await browser.close();
