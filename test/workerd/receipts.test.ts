@@ -17,6 +17,7 @@ import { utf8Length } from "../../src/limits";
 import { CloseCode, type ServerMessage } from "../../src/protocol";
 import { UNREAD_ASK_BYTES, UNREAD_MAX_BYTES } from "../../src/receipts";
 import { Peer, roomStub } from "./peer";
+import { failNext } from "./sql-failure";
 
 let rooms = 0;
 const freshRoom = () => `receipts-${Date.now().toString(36)}-${rooms++}`;
@@ -59,21 +60,6 @@ async function receipt(room: string, id: string): Promise<{ sent: number; nonce:
       }
     }
     throw new Error(`no socket for ${id}`);
-  });
-}
-
-/** Makes the room's next SQL statement that starts with `prefix` throw, once. */
-async function failNext(room: string, prefix: string): Promise<void> {
-  await runInDurableObject(roomStub(room), (_, state) => {
-    const proto: SqlStorage = Object.getPrototypeOf(state.storage.sql);
-    const exec = proto.exec;
-    proto.exec = function (this: SqlStorage, query: string, ...bindings: SqlStorageValue[]) {
-      if (query.trimStart().startsWith(prefix)) {
-        proto.exec = exec;
-        throw new Error("disk on fire");
-      }
-      return exec.call(this, query, ...bindings);
-    } as SqlStorage["exec"];
   });
 }
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { CloseCode } from "../../src/protocol";
 import type { Room } from "../../src/room";
 import { Peer, roomStub } from "./peer";
+import { failNext } from "./sql-failure";
 
 let rooms = 0;
 const freshRoom = () => `shell-${Date.now().toString(36)}-${rooms++}`;
@@ -16,24 +17,6 @@ const freshRoom = () => `shell-${Date.now().toString(36)}-${rooms++}`;
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/**
- * Makes the room's next SQL statement that starts with `prefix` throw, once:
- * the store failing halfway through a change.
- */
-async function failNext(room: string, prefix: string): Promise<void> {
-  await runInDurableObject(roomStub(room), (_, state) => {
-    const proto: SqlStorage = Object.getPrototypeOf(state.storage.sql);
-    const exec = proto.exec;
-    proto.exec = function (this: SqlStorage, query: string, ...bindings: SqlStorageValue[]) {
-      if (query.trimStart().startsWith(prefix)) {
-        proto.exec = exec;
-        throw new Error("disk on fire");
-      }
-      return exec.call(this, query, ...bindings);
-    } as SqlStorage["exec"];
-  });
-}
 
 /** The room's internal-error lines. */
 function errorLines(spy: { mock: { calls: unknown[][] } }): unknown[] {
