@@ -20,7 +20,7 @@ import * as v from "valibot";
 import { type IceServer, PeerControl, type PeerInfo, ROOM_NAME } from "../protocol";
 import { type CodecFactory, plaintext, sealed } from "./codec";
 import { TypedEventTarget } from "./events";
-import { receiveFile, sendFile, sweep, type Transfer } from "./files";
+import { receiveFile, sendFile, type Transfer } from "./files";
 import { canRelay } from "./ice";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";
@@ -72,11 +72,8 @@ export interface MeshRoomEvents {
   message: { from: string; data: unknown };
   /** `type` is the MIME type the sender declared: a claim, not a check. */
   "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
-  /**
-   * `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. It reads from
-   * the file's stored copy, kept until `transfer.release()` or until the page goes.
-   */
-  file: { from: string; name: string; size: number; type: string; blob: Blob; transfer: Transfer };
+  /** `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. */
+  file: { from: string; name: string; size: number; type: string; blob: Blob };
   /** A remote track: `streams` holds the one stream it belongs to, `label` that stream's label. */
   track: { from: string; track: MediaStreamTrack; streams: MediaStream[]; label: string; muted: boolean };
   /** The sender muted or unmuted a track (`setMuted`). */
@@ -139,8 +136,6 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         error: (code, message) => this.emit("error", { code, message }),
       },
     );
-    // Where received files go, ready before the first one; and what closed or crashed pages left there.
-    sweep().catch(() => undefined);
   }
 
   get peers(): ReadonlyMap<string, Readonly<Peer>> {
@@ -351,7 +346,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
       fileChannel: (channel) =>
         receiveFile(channel, inbox, {
           start: (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
-          complete: (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob, transfer }),
+          complete: (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
           refuse: (code, message) => this.emit("error", { code, message, peer: info.id }),
         }),
       mismatch: () =>
