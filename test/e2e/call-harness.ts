@@ -46,6 +46,8 @@ interface CallState {
   offers: number;
   /** Every RTCPeerConnection the library made, in order. */
   pcs: RTCPeerConnection[];
+  /** Resolves once `done()` holds, checking now and after each room event of `type`. */
+  until(type: string, done: () => boolean): Promise<void>;
 }
 
 declare global {
@@ -79,6 +81,14 @@ export async function joinCall(page: CallPage, room: string, name: string): Prom
         local: new Map(),
         offers: 0,
         pcs,
+        until: (type, done) =>
+          new Promise<void>((resolve) => {
+            const check = () => {
+              if (done()) resolve();
+              else mesh.addEventListener(type, check, { once: true });
+            };
+            check();
+          }),
       };
       window.call = state;
       WebSocket.prototype.send = function (data) {
@@ -118,14 +128,10 @@ export async function joinCall(page: CallPage, room: string, name: string): Prom
 export function connectedPeers(page: CallPage, count: number): Promise<void> {
   return page.evaluate(
     (count) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          const up = [...window.call.room.peers.values()].filter((peer) => peer.state === "connected").length;
-          if (up === count) resolve();
-          else window.call.room.addEventListener("peer-state", check, { once: true });
-        };
-        check();
-      }),
+      window.call.until(
+        "peer-state",
+        () => [...window.call.room.peers.values()].filter((peer) => peer.state === "connected").length === count,
+      ),
     count,
   );
 }
@@ -203,13 +209,10 @@ export function remoteTracks(page: CallPage): Promise<RemoteTrackInfo[]> {
 export function waitForTracks(page: CallPage, count: number): Promise<void> {
   return page.evaluate(
     (count) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (window.call.remote.filter(({ track }) => track.readyState === "live").length >= count) resolve();
-          else window.call.room.addEventListener("track", check, { once: true });
-        };
-        check();
-      }),
+      window.call.until(
+        "track",
+        () => window.call.remote.filter(({ track }) => track.readyState === "live").length >= count,
+      ),
     count,
   );
 }
@@ -335,13 +338,9 @@ export function hears(page: CallPage, what: "sound" | "silence", within: number)
 export function waitForMuted(page: CallPage, kind: string, muted: boolean): Promise<void> {
   return page.evaluate(
     ({ kind, muted }) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (window.call.remote.some((r) => r.track.kind === kind && r.muted === muted)) resolve();
-          else window.call.room.addEventListener("track-muted", check, { once: true });
-        };
-        check();
-      }),
+      window.call.until("track-muted", () =>
+        window.call.remote.some((r) => r.track.kind === kind && r.muted === muted),
+      ),
     { kind, muted },
   );
 }

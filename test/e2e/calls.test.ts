@@ -160,13 +160,9 @@ describeWithBrowser("calls", () => {
       await publishSynthetic(a.page, "screen", { color: "#00ff00" });
       await b.page.evaluate(
         () =>
-          new Promise<void>((resolve) => {
-            const check = () => {
-              if (window.call.remote.some((r) => r.label === "screen" && r.track.readyState === "live")) resolve();
-              else window.call.room.addEventListener("track", check, { once: true });
-            };
-            check();
-          }),
+          window.call.until("track", () =>
+            window.call.remote.some((r) => r.label === "screen" && r.track.readyState === "live"),
+          ),
         null,
       );
       expect(await decodeFrames(b.page, a.id, "screen", FRAMES)).toMatch(/^[0-9]{1,2},2[0-9]{2},[0-9]{1,2}$/);
@@ -174,14 +170,7 @@ describeWithBrowser("calls", () => {
 
       // Chat during the call.
       await a.page.evaluate(() => window.call.room.send("still here"), null);
-      await b.page.evaluate(
-        () =>
-          new Promise<void>((resolve) => {
-            if (window.call.messages.length > 0) resolve();
-            else window.call.room.addEventListener("message", () => resolve(), { once: true });
-          }),
-        null,
-      );
+      await b.page.evaluate(() => window.call.until("message", () => window.call.messages.length > 0), null);
       expect(await b.page.evaluate(() => window.call.messages, null)).toEqual(["still here"]);
 
       // removeStream: the receiver's tracks of that stream end, and it hears stream-removed.
@@ -189,14 +178,7 @@ describeWithBrowser("calls", () => {
         const screen = window.call.local.get("screen");
         if (screen) window.call.room.removeStream(screen);
       }, null);
-      await b.page.evaluate(
-        () =>
-          new Promise<void>((resolve) => {
-            if (window.call.removed.length > 0) resolve();
-            else window.call.room.addEventListener("stream-removed", () => resolve(), { once: true });
-          }),
-        null,
-      );
+      await b.page.evaluate(() => window.call.until("stream-removed", () => window.call.removed.length > 0), null);
       const tracks = await remoteTracks(b.page);
       expect(tracks.filter(({ label }) => label === "screen").map(({ readyState }) => readyState)).toEqual(["ended"]);
       expect(tracks.filter(({ label }) => label === "camera").map(({ readyState }) => readyState)).toEqual([
