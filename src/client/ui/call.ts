@@ -427,10 +427,15 @@ export class Call {
     const local = this.#local;
     if (!local) return;
     this.#local = null;
-    this.room.removeStream(local.stream);
-    stopTracks(local.stream);
-    this.#meter.unwatch(local.tile);
-    local.tile.close();
+    this.#withdraw(local);
+  }
+
+  /** Stops publishing a stream of ours: its tracks stop and its preview tile goes. */
+  #withdraw({ stream, tile }: Published): void {
+    this.room.removeStream(stream);
+    stopTracks(stream);
+    this.#meter.unwatch(tile);
+    tile.close();
   }
 
   #self(): Owner {
@@ -526,9 +531,7 @@ export class Call {
     const screen = this.#screen;
     if (!screen) return;
     this.#screen = null;
-    this.room.removeStream(screen.stream);
-    stopTracks(screen.stream);
-    screen.tile.close();
+    this.#withdraw(screen);
   }
 
   // ---------- What the card shows ----------
