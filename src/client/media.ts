@@ -163,7 +163,7 @@ export class MediaLink {
     }
   }
 
-  /** Every published track in a slot of its kind; a track keeps its slot while it is published. */
+  /** Every published track in a slot of its kind (a track keeps its slot while published), every video under the caps. */
   #fill(slots: RTCRtpTransceiver[]): void {
     const tracks = new Set(this.published().flatMap((publication) => publication.tracks));
     const placed = new Set<MediaStreamTrack>();
@@ -192,7 +192,6 @@ export class MediaLink {
       // Not sent after all: the next sync places it again.
       if (this.#sending.get(slot) === track) this.#sending.delete(slot);
     });
-    if (track?.kind === "video") capVideo(slot.sender, track, this.caps());
   }
 
   #announce(): void {
