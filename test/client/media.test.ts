@@ -1,6 +1,7 @@
 /** The bitrate policy of calls: a mesh shares one uplink among the peers it sends to. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { videoCaps } from "../../src/client/media";
+import { joinRoom } from "../../src/client/mesh";
 
 describe("videoCaps", () => {
   it("splits the uplink among the peers, at most 1.5 Mbps a connection", () => {
@@ -16,5 +17,26 @@ describe("videoCaps", () => {
 
   it("treats nobody to send to as one, so a lone publisher is capped like a pair", () => {
     expect(videoCaps(3_000_000, 0)).toEqual(videoCaps(3_000_000, 1));
+  });
+});
+
+describe("addStream", () => {
+  /** Stands in for a MediaStream: addStream reads its tracks' kinds and listens for their end. */
+  const stream = (...kinds: string[]) => {
+    const tracks = kinds.map((kind) => Object.assign(new EventTarget(), { kind, readyState: "live" }));
+    return { getTracks: () => tracks } as unknown as MediaStream;
+  };
+
+  it("publishes at most 2 audio and 2 video tracks at once, as many as there are slots", () => {
+    vi.stubGlobal("WebSocket", class extends EventTarget {});
+    try {
+      const room = joinRoom("abc", { server: "https://rendezvous.test" });
+      room.addStream(stream("audio", "video"));
+      room.addStream(stream("audio", "video"));
+      expect(() => room.addStream(stream("audio"))).toThrow(RangeError);
+      expect(() => room.addStream(stream("video"))).toThrow(RangeError);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 });
