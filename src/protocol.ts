@@ -225,18 +225,31 @@ export const FileHeader = v.object({
   name: v.pipe(v.string(), v.maxLength(1024)),
   size: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
   mime: v.pipe(v.string(), v.maxLength(256)),
+  /** The sender paces by the receiver's `file-ack`s and resumes on a new channel (absent from a v1 sender). */
+  acks: v.optional(v.literal(true)),
 });
 export type FileHeader = v.InferOutput<typeof FileHeader>;
+
+/** The first frame on a file channel: a new file, or one whose channel closed midway, resumed. */
+export const FileOpening = v.variant("type", [FileHeader, v.object({ type: v.literal("file-resume") })]);
+
+/** Blocks of 1 MiB in the largest file a header can declare (2^53 bytes). */
+const MAX_BLOCKS = 2 ** 33;
 
 /** Control frames on a file channel after the header, in either direction. */
 export const FileControl = v.variant("type", [
   /** Sender: every byte is sent; this is their SHA-256. */
   v.object({ type: v.literal("file-end"), sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) }),
+  /** Receiver: this many blocks are stored; the next block to send, after a resume. */
+  v.object({
+    type: v.literal("file-ack"),
+    blocks: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_BLOCKS)),
+  }),
   /** Receiver: the file arrived and its digest matches. */
   v.object({ type: v.literal("file-received") }),
   /** Receiver: the digest or the size did not match. */
   v.object({ type: v.literal("file-corrupt") }),
-  /** Either side: stop the transfer. */
+  /** Either side: stop the transfer (a receiver asked to resume a transfer it no longer has says this too). */
   v.object({ type: v.literal("file-cancel") }),
 ]);
 export type FileControl = v.InferOutput<typeof FileControl>;

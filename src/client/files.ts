@@ -1,38 +1,72 @@
 /**
  * File transfer over one dedicated, reliable data channel per transfer and
- * receiver (`file:<id>`): a JSON header, binary chunks with backpressure, then
- * `file-end` with a digest of every byte. The receiver answers
- * `file-received` when size and digest match, `file-corrupt` otherwise;
- * either side may send `file-cancel`.
+ * receiver (`file:<id>`): a JSON header, binary chunks, then `file-end` with
+ * a digest of every byte. The receiver answers `file-received` when size and
+ * digest match, `file-corrupt` otherwise; either side may send `file-cancel`.
  *
- * The sender reads 1 MiB slices; the receiver folds 1 MiB blocks into 8 MiB
- * Blob segments, so the page's own memory holds under one segment per
- * transfer, while the browser keeps the segments (in memory or on disk, as it
- * chooses) until the whole file is handed out as one Blob. That is why a
- * peer's incoming files are bounded, in number and in declared size. The
- * digest is a hash list, computed by WebCrypto off the main thread: SHA-256
- * over the SHA-256 of each 1 MiB block.
+ * Memory is flat on both sides, whatever the file's size. The sender reads
+ * 1 MiB blocks, and sends a block only while the receiver has stored all but
+ * `WINDOW` of those before it: the receiver says `file-ack` with its count of
+ * stored blocks as each one reaches disk. A data channel has no receive-side
+ * backpressure, so these acks are what keep a receiver whose disk lags the
+ * network from holding the difference. The receiver appends each block to a
+ * file of its own in the Origin Private File System and hands out the
+ * verified file from there; where OPFS is missing, refused (private
+ * browsing) or short of room, it keeps Blob segments instead, which the
+ * browser holds (in memory or on disk, as it chooses).
+ *
+ * A transfer outlives its channel: if the channel closes midway (the peer
+ * connection failed and came back, or the channel alone was lost), the
+ * sender opens a new one with the same label once the peer is connected
+ * again and says `file-resume`; the receiver answers with its count of
+ * stored blocks, and the sender goes on from there. A side that waits too
+ * long for that ends the transfer failed.
+ *
+ * The digest is a hash list, computed by WebCrypto off the main thread:
+ * SHA-256 over the SHA-256 of each 1 MiB block.
  */
 import * as v from "valibot";
-import { FileControl, FileHeader } from "../protocol";
+import { FileControl, type FileHeader, FileOpening } from "../protocol";
 import { TypedEventTarget } from "./events";
 import { parseJson } from "./json";
 
 export type TransferState = "active" | "done" | "cancelled" | "failed";
 
 const CHUNK = 64 * 1024;
-/** Read size on the sender, and the hash list's block size on both sides. */
+/** Read size on the sender, the hash list's block size, and the unit of acks and resumes. */
 const BLOCK = 1024 * 1024;
-/** Blocks folded into one Blob segment on the receiver (8 MiB). */
+/** Blocks a sender may have sent beyond those the receiver stored: all a receiver ever holds of a file (4 MiB). */
+export const WINDOW = 4;
+/** Blocks folded into one Blob segment on a receiver without OPFS (8 MiB). */
 const BLOCKS_PER_SEGMENT = 8;
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const PROGRESS_STEP = 1024 * 1024;
+/** A receiver that has said nothing by then predates acks: it is sent to unpaced, and cannot resume. */
+const FIRST_ACK_MS = 10_000;
+/** How long a sender waits for a lost receiver's connection to come back (a link's own give-up time). */
+export const RESUME_MS = 30_000;
+/** How long a receiver keeps a transfer whose channel closed, waiting for `file-resume`: longer than the sender. */
+const SUSPEND_MS = 60_000;
+const CLOSED = "the connection closed during the transfer";
+/** What every received file is handed out as, whatever its sender declared. */
+const OCTET = "application/octet-stream";
+/** The OPFS directory of received files, and the prefix of the Web Locks that tell whose they are. */
+const INCOMING = "rendezvous-incoming";
+const ignore = () => undefined;
 
 /** The events a transfer dispatches, each a CustomEvent with this `detail`. */
 export interface TransferEvents {
   progress: { loaded: number; total: number };
   end: { state: Exclude<TransferState, "active"> };
+}
+
+/** What a transfer's owner does when the person cancels or releases it. */
+interface Side {
+  /** Tells the other side(s), where a channel is open. */
+  cancel(): void;
+  /** Deletes a received file's stored copy. */
+  release(): void;
 }
 
 /**
@@ -51,28 +85,37 @@ export class Transfer extends TypedEventTarget<TransferEvents> {
     readonly name: string,
     readonly size: number,
     readonly type: string,
-    private readonly channels: RTCDataChannel[],
-    private readonly sending: boolean,
+    private readonly side: Side,
   ) {
     super();
     this.done = new Promise((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
     });
     // A rejection nobody awaits is still an outcome, not an unhandled error.
-    this.done.catch(() => undefined);
+    this.done.catch(ignore);
   }
 
   /** Stops the transfer on every side and frees its channels. */
   cancel(): void {
     if (this.state !== "active") return;
-    for (const channel of this.channels) sendControl(channel, { type: "file-cancel" });
+    this.side.cancel();
     this.finish("cancelled");
+  }
+
+  /**
+   * Deletes a received file's stored copy, which the `file` event's `blob`
+   * reads from: call it once the blob is saved or dismissed; the blob cannot
+   * be read after. A transfer still under way is cancelled.
+   */
+  release(): void {
+    this.cancel();
+    this.side.release();
   }
 
   progress(loaded: number): void {
     if (this.state !== "active") return; // an ended transfer moves no more
     this.loaded = loaded;
-    if (loaded - this.#reported < PROGRESS_STEP && loaded < this.size) return;
+    if (Math.abs(loaded - this.#reported) < PROGRESS_STEP && loaded < this.size) return;
     this.#reported = loaded;
     this.emit("progress", { loaded, total: this.size });
   }
@@ -80,85 +123,206 @@ export class Transfer extends TypedEventTarget<TransferEvents> {
   finish(state: Exclude<TransferState, "active">, reason?: string): void {
     if (this.state !== "active") return;
     this.state = state;
-    // The sender closes the channels: a receiver's confirmation must not race their teardown.
-    if (state !== "done" || this.sending) for (const channel of this.channels) channel.close();
     this.emit("end", { state });
     if (state === "done") this.#settle();
     else this.#settle(new Error(reason ?? `transfer ${state}`));
   }
 }
 
-/** Sends a file to every channel in lockstep: one read and one hash serve all receivers. */
-export function sendFile(file: Blob & { name?: string }, channels: RTCDataChannel[]): Transfer {
-  const label = channels[0]?.label ?? "";
-  const transfer = new Transfer(label.slice(5), file.name ?? "file", file.size, file.type, channels, true);
-  void pump(file, transfer, channels).catch((error: Error) => transfer.finish("failed", error.message));
-  return transfer;
+/** One receiver of a file: its channel now, and how to get a new one if that closes. */
+export interface Route {
+  channel: RTCDataChannel;
+  /** A new channel with the same label, once the peer is connected again; null if it does not come back. */
+  reopen(): Promise<RTCDataChannel | null>;
 }
 
 /** How one receiver's side of a transfer ended. */
 type Outcome = "received" | "cancelled" | "corrupt" | "closed";
 
 /**
- * Sends to every receiver in lockstep. A receiver that cancels, fails or
- * disconnects drops out; the rest go on. The transfer is done when every
- * receiver that did not cancel has confirmed the file, cancelled when they all
- * cancelled, and failed when any of them got it corrupted or lost the channel.
+ * Sends a file to every receiver at once, each at its own pace: a receiver
+ * that cancels, fails or disconnects for good drops out and the rest go on.
+ * The transfer is done when every receiver that did not cancel has confirmed
+ * the file, cancelled when they all cancelled, and failed when any of them
+ * got it corrupted or was lost.
  */
-async function pump(file: Blob, transfer: Transfer, channels: RTCDataChannel[]): Promise<void> {
-  const live = new Set(channels);
-  const outcomes = channels.map((channel) =>
-    listenAsSender(channel).then((outcome) => {
-      if (outcome !== "received") live.delete(channel);
+export function sendFile(file: Blob & { name?: string }, id: string, routes: Route[]): Transfer {
+  const wires = new Set<SenderWire>();
+  const transfer = new Transfer(id, file.name ?? "file", file.size, file.type, {
+    cancel: () => {
+      for (const wire of wires) wire.say({ type: "file-cancel" });
+    },
+    release: ignore,
+  });
+  transfer.addEventListener("end", () => {
+    for (const wire of wires) wire.channel.close();
+  });
+  const digests = new HashList();
+  const positions = routes.map(() => 0);
+  const moved = (index: number, offset: number) => {
+    positions[index] = offset;
+    transfer.progress(Math.min(...positions));
+  };
+  const deliveries = routes.map((route, index) =>
+    deliver(file, transfer, digests, route, wires, (offset) => moved(index, offset)).then((outcome) => {
+      positions[index] = file.size; // a receiver that dropped out holds nobody's progress back
       return outcome;
     }),
   );
-  await Promise.all(channels.map(opened));
-  const header: FileHeader = { type: "file-header", name: transfer.name, size: file.size, mime: file.type };
-  for (const channel of live) channel.send(JSON.stringify(header));
-  const digests = new HashList();
-  for (let offset = 0; offset < file.size && transfer.state === "active" && live.size > 0; ) {
-    const block = new Uint8Array(await file.slice(offset, offset + BLOCK).arrayBuffer());
-    digests.add(block);
-    for (let at = 0; at < block.length && transfer.state === "active"; at += CHUNK) {
-      const chunk = block.subarray(at, at + CHUNK);
-      for (const channel of live) {
-        if (channel.bufferedAmount > HIGH_WATER) await drained(channel);
-        if (transfer.state === "active" && channel.readyState === "open") channel.send(chunk);
-      }
-    }
-    offset += block.length;
-    transfer.progress(offset);
-  }
-  if (transfer.state !== "active") return;
-  const sha256 = await digests.hex();
-  for (const channel of live) sendControl(channel, { type: "file-end", sha256 });
-  const results = await Promise.all(outcomes);
-  if (results.every((outcome) => outcome === "cancelled")) transfer.finish("cancelled", "the receiver cancelled");
-  else if (results.includes("corrupt")) transfer.finish("failed", "the file arrived corrupted");
-  else if (results.includes("closed")) transfer.finish("failed", "the connection closed during the transfer");
-  else transfer.finish("done");
+  void Promise.all(deliveries).then((results) => {
+    if (results.every((outcome) => outcome === "cancelled")) transfer.finish("cancelled", "the receiver cancelled");
+    else if (results.includes("corrupt")) transfer.finish("failed", "the file arrived corrupted");
+    else if (results.includes("closed")) transfer.finish("failed", CLOSED);
+    else transfer.finish("done");
+  });
+  return transfer;
 }
 
-/** Resolves with how this receiver's side ended, whatever happens: nothing waits forever. */
-function listenAsSender(channel: RTCDataChannel): Promise<Outcome> {
-  return new Promise((resolve) => {
+/**
+ * Sends the file to one receiver: the header, the blocks from wherever the
+ * receiver is, then the digest; over a new channel after a resume.
+ */
+async function deliver(
+  file: Blob,
+  transfer: Transfer,
+  digests: HashList,
+  route: Route,
+  wires: Set<SenderWire>,
+  moved: (offset: number) => void,
+): Promise<Outcome> {
+  let wire = new SenderWire(route.channel);
+  wires.add(wire);
+  await wire.opened;
+  wire.say({ type: "file-header", name: transfer.name, size: file.size, mime: file.type, acks: true });
+  let from = 0;
+  for (;;) {
+    const outcome = await stream(file, transfer, digests, wire, from, moved).catch(() => "closed" as const);
+    if (outcome !== "closed" || transfer.state !== "active" || !wire.paced) return outcome;
+    // The channel closed midway, and the receiver can resume: a new channel, once the peer is back.
+    wires.delete(wire);
+    const channel = await route.reopen();
+    if (!channel || transfer.state !== "active") return "closed";
+    wire = new SenderWire(channel);
+    wires.add(wire);
+    await wire.opened;
+    wire.say({ type: "file-resume" });
+    const stored = await wire.resumed;
+    if (stored === null) return "closed";
+    // A receiver claiming blocks it cannot have gets the file's end, and a digest that tells it so.
+    from = Math.min(stored * BLOCK, file.size);
+  }
+}
+
+/** Sends blocks from `from` on, then the digest, and waits for the receiver's word on it. */
+async function stream(
+  file: Blob,
+  transfer: Transfer,
+  digests: HashList,
+  wire: SenderWire,
+  from: number,
+  moved: (offset: number) => void,
+): Promise<Outcome> {
+  for (let offset = from; offset < file.size; offset += BLOCK) {
+    const index = offset / BLOCK;
+    if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
+    const block = new Uint8Array(await file.slice(offset, offset + BLOCK).arrayBuffer());
+    digests.add(index, block);
+    for (let at = 0; at < block.length; at += CHUNK) {
+      if (wire.channel.bufferedAmount > HIGH_WATER) await drained(wire.channel);
+      if (transfer.state !== "active" || wire.ended) return wire.outcome;
+      wire.channel.send(block.subarray(at, at + CHUNK));
+    }
+    moved(offset + block.length);
+  }
+  moved(file.size);
+  const sha256 = await digests.hex(Math.ceil(file.size / BLOCK));
+  wire.say({ type: "file-end", sha256 });
+  return wire.settled;
+}
+
+/** What a sender hears on one channel: acks, the receiver's verdict, or the channel closing. */
+class SenderWire {
+  readonly opened: Promise<void>;
+  /** The verdict, once there is one ("closed" until then). */
+  outcome: Outcome = "closed";
+  ended = false;
+  /** Whether the receiver sends acks: unknown until it first speaks. */
+  paced: boolean | undefined;
+  /** The receiver's count of stored blocks; on a resumed channel, where to go on from. */
+  #acked = 0;
+  #wake: () => void = ignore;
+  #spoke: () => void = ignore;
+  readonly #spoken: Promise<void>;
+  readonly settled: Promise<Outcome>;
+  readonly resumed: Promise<number | null>;
+
+  constructor(readonly channel: RTCDataChannel) {
+    this.opened = opened(channel);
+    this.#spoken = new Promise((resolve) => {
+      this.#spoke = resolve;
+    });
+    let settle: (outcome: Outcome) => void = ignore;
+    this.settled = new Promise((resolve) => {
+      settle = resolve;
+    });
+    let resume: (blocks: number | null) => void = ignore;
+    this.resumed = new Promise((resolve) => {
+      resume = resolve;
+    });
+    const end = (outcome: Outcome) => {
+      if (this.ended) return; // the verdict stands; the channel's close comes after it
+      this.ended = true;
+      this.outcome = outcome;
+      settle(outcome);
+      resume(null);
+      this.#spoke();
+      this.#wake();
+    };
     channel.onmessage = ({ data }) => {
       const control = parseControl(data);
-      if (control?.type === "file-received") resolve("received");
-      else if (control?.type === "file-corrupt") resolve("corrupt");
-      else if (control?.type === "file-cancel") resolve("cancelled");
+      if (!control) return;
+      if (control.type === "file-ack") {
+        this.paced = true;
+        this.#acked = Math.max(this.#acked, control.blocks);
+        resume(control.blocks);
+      } else if (control.type === "file-received") end("received");
+      else if (control.type === "file-corrupt") end("corrupt");
+      else if (control.type === "file-cancel") end("cancelled");
+      this.#spoke();
+      this.#wake();
     };
-    channel.onclose = () => resolve("closed");
-  });
+    channel.onclose = () => end("closed");
+  }
+
+  /**
+   * Resolves true once block `index` may be sent: the receiver has stored all
+   * but `WINDOW` of the blocks before it. False once the channel is done.
+   */
+  async window(index: number): Promise<boolean> {
+    if (this.paced === undefined && index >= WINDOW) {
+      const timer = new Promise((resolve) => setTimeout(resolve, FIRST_ACK_MS));
+      await Promise.race([this.#spoken, timer]);
+      this.paced ??= false;
+    }
+    while (!this.ended && this.paced && index - this.#acked >= WINDOW) {
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+    return !this.ended;
+  }
+
+  say(control: FileHeader | FileControl | { type: "file-resume" }): void {
+    if (this.channel.readyState === "open") this.channel.send(JSON.stringify(control));
+  }
 }
 
 /** Incoming transfers from one peer at once; more are refused. */
 const MAX_INCOMING = 8;
 
-/** One peer's incoming files: how many are under way, and the largest size accepted. */
+/** One peer's incoming files: those under way (by transfer id), and the largest size accepted. */
 export interface Inbox {
-  active: number;
+  readonly transfers: Map<string, Incoming>;
   readonly maxFileSize: number;
 }
 
@@ -171,116 +335,370 @@ export interface ReceiveEvents {
   refuse(code: "file-too-large" | "too-many-files", message: string): void;
 }
 
-/** Receives a file channel from the peer whose files `inbox` counts. */
+/** Takes a file channel from the peer whose files `inbox` holds: a new file, or one resumed. */
 export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEvents): void {
   channel.binaryType = "arraybuffer";
-  let transfer: Transfer | null = null;
-  const digests = new HashList();
-  /** Chunks of the block being filled. */
-  let pending: ArrayBuffer[] = [];
-  let pendingBytes = 0;
-  /** Sealed blocks not yet folded into a segment. */
-  let blocks: Uint8Array<ArrayBuffer>[] = [];
-  const segments: Blob[] = [];
-
+  const id = channel.label.slice(5);
   channel.onmessage = ({ data }) => {
-    if (!transfer) {
-      const header = v.safeParse(FileHeader, parseJson(data));
-      if (!header.success) return channel.close();
-      const { name, size, mime } = header.output;
-      if (size > inbox.maxFileSize) {
-        return refuse("file-too-large", `a file of ${size} bytes, above maxFileSize`);
-      }
-      if (inbox.active >= MAX_INCOMING) return refuse("too-many-files", `over ${MAX_INCOMING} files at once`);
-      inbox.active += 1;
-      transfer = new Transfer(channel.label.slice(5), name, size, mime, [channel], false);
-      transfer.addEventListener("end", ({ detail }) => {
-        inbox.active -= 1;
-        if (detail.state !== "done") release(); // a cancelled or failed download keeps nothing
-      });
-      return on.start(transfer);
-    }
-    if (transfer.state !== "active") return;
-    if (data instanceof ArrayBuffer) {
-      if (transfer.loaded + data.byteLength > transfer.size) return fail(transfer);
-      take(data);
-      return transfer.progress(transfer.loaded + data.byteLength);
-    }
-    const control = parseControl(data);
-    if (control?.type === "file-cancel") transfer.finish("cancelled", "the sender cancelled");
-    else if (control?.type === "file-end") void verify(transfer, control.sha256);
-  };
-  channel.onclose = () => transfer?.finish("failed", "the connection closed during the transfer");
-
-  /** Cancels before the first byte: whatever is already on its way is dropped unread. */
-  function refuse(code: Parameters<ReceiveEvents["refuse"]>[0], message: string): void {
     channel.onmessage = null;
-    sendControl(channel, { type: "file-cancel" });
-    channel.close();
-    on.refuse(code, message);
+    const opening = v.safeParse(FileOpening, parseJson(data));
+    if (!opening.success) return channel.close();
+    if (opening.output.type === "file-resume") {
+      const incoming = inbox.transfers.get(id);
+      if (incoming?.resume(channel)) return;
+      return refuse(channel); // it ended meanwhile (or never was): the sender's side ends too
+    }
+    const { name, size, mime, acks } = opening.output;
+    if (size > inbox.maxFileSize) {
+      return refuse(channel, on, "file-too-large", `a file of ${size} bytes, above maxFileSize`);
+    }
+    if (inbox.transfers.size >= MAX_INCOMING || inbox.transfers.has(id)) {
+      return refuse(channel, on, "too-many-files", `over ${MAX_INCOMING} files at once`);
+    }
+    const incoming = new Incoming(id, name, size, mime, acks === true, channel, on);
+    inbox.transfers.set(id, incoming);
+    incoming.transfer.addEventListener("end", () => inbox.transfers.delete(id));
+    on.start(incoming.transfer);
+  };
+}
+
+/** Cancels before the first byte: whatever is already on its way is dropped unread. */
+function refuse(
+  channel: RTCDataChannel,
+  on?: ReceiveEvents,
+  code?: Parameters<ReceiveEvents["refuse"]>[0],
+  message?: string,
+): void {
+  sendControl(channel, { type: "file-cancel" });
+  channel.close();
+  if (on && code && message) on.refuse(code, message);
+}
+
+/**
+ * One incoming file: cuts the bytes into 1 MiB blocks, hashes and stores
+ * each, acks it once stored, and checks the digest at the end. Outlives a
+ * closed channel for `SUSPEND_MS` when its sender can resume.
+ */
+export class Incoming {
+  readonly transfer: Transfer;
+  readonly #store: Store;
+  readonly #digests = new HashList();
+  #channel: RTCDataChannel;
+  /** Chunks of the block being filled. */
+  #pending: ArrayBuffer[] = [];
+  #pendingBytes = 0;
+  /** Blocks whole and hashed (handed to the store), and how many of those are stored. */
+  #sealed = 0;
+  #stored = 0;
+  #suspended: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    id: string,
+    name: string,
+    size: number,
+    mime: string,
+    /** The sender paces by acks and resumes: a v1 sender does neither. */
+    private readonly resumable: boolean,
+    channel: RTCDataChannel,
+    private readonly on: ReceiveEvents,
+  ) {
+    this.#channel = channel;
+    this.#store = new Store(size, (error) => {
+      // The protocol's one word for a receiver that gives up: the sender drops it and goes on with the others.
+      this.#say({ type: "file-cancel" });
+      this.transfer.finish("failed", `the file could not be stored (${String(error)})`);
+    });
+    this.transfer = new Transfer(id, name, size, mime, {
+      cancel: () => this.#say({ type: "file-cancel" }),
+      release: () => this.#store.discard(),
+    });
+    this.transfer.addEventListener("end", ({ detail }) => {
+      clearTimeout(this.#suspended);
+      // The sender closes the channel: a receiver's confirmation must not race its teardown.
+      if (detail.state !== "done") {
+        this.#channel.close();
+        this.#store.discard(); // a cancelled or failed download keeps nothing
+        this.#pending = [];
+      }
+    });
+    this.#listen(channel);
+    if (resumable) this.#say({ type: "file-ack", blocks: 0 }); // "I pace": the sender need not wait to find out
+  }
+
+  /** Ends the transfer at once: its peer is gone, and nothing can resume it. */
+  abandon(): void {
+    this.transfer.finish("failed", CLOSED);
+  }
+
+  /**
+   * A new channel for this transfer: goes on from the blocks stored. The old
+   * channel may not have reported its close yet (channels close in no
+   * particular order); from now on it is ignored.
+   */
+  resume(channel: RTCDataChannel): boolean {
+    if (!this.resumable || this.transfer.state !== "active") return false;
+    const old = this.#channel;
+    old.onmessage = old.onclose = null;
+    old.close();
+    clearTimeout(this.#suspended);
+    this.#suspended = undefined;
+    this.#channel = channel;
+    // The block being filled is dropped: the sender sends it again, whole.
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.transfer.progress(this.#sealed * BLOCK);
+    this.#listen(channel);
+    // Said once what is sealed is stored, so the count is the place to go on from.
+    void this.#store.flushed().then(() => this.#say({ type: "file-ack", blocks: this.#stored }));
+    return true;
+  }
+
+  #listen(channel: RTCDataChannel): void {
+    channel.onmessage = ({ data }) => {
+      if (this.transfer.state !== "active" || channel !== this.#channel) return;
+      if (data instanceof ArrayBuffer) return this.#take(data);
+      const control = parseControl(data);
+      if (control?.type === "file-cancel") this.transfer.finish("cancelled", "the sender cancelled");
+      else if (control?.type === "file-end") void this.#verify(control.sha256);
+    };
+    channel.onclose = () => {
+      if (channel !== this.#channel || this.transfer.state !== "active") return;
+      if (!this.resumable) return this.transfer.finish("failed", CLOSED);
+      this.#suspended = setTimeout(() => this.transfer.finish("failed", CLOSED), SUSPEND_MS);
+    };
   }
 
   /** Cuts the bytes into exact 1 MiB blocks, whatever sizes the chunks come in. */
-  function take(data: ArrayBuffer): void {
+  #take(data: ArrayBuffer): void {
+    const loaded = this.#sealed * BLOCK + this.#pendingBytes;
+    if (loaded + data.byteLength > this.transfer.size) {
+      this.#fail();
+      return;
+    }
     for (let at = 0; at < data.byteLength; ) {
-      const size = Math.min(BLOCK - pendingBytes, data.byteLength - at);
-      pending.push(size === data.byteLength ? data : data.slice(at, at + size));
-      pendingBytes += size;
+      const size = Math.min(BLOCK - this.#pendingBytes, data.byteLength - at);
+      this.#pending.push(size === data.byteLength ? data : data.slice(at, at + size));
+      this.#pendingBytes += size;
       at += size;
-      if (pendingBytes === BLOCK) seal();
+      if (this.#pendingBytes === BLOCK) this.#seal();
     }
+    this.transfer.progress(loaded + data.byteLength);
   }
 
-  /** One block: its digest joins the hash list, its bytes the file. */
-  function seal(): void {
-    const block = joined(pending);
-    digests.add(block);
-    blocks.push(block);
-    pending = [];
-    pendingBytes = 0;
-    if (blocks.length === BLOCKS_PER_SEGMENT) {
-      segments.push(new Blob(blocks));
-      blocks = [];
-    }
+  /** One block: its digest joins the hash list, its bytes the stored file; the sender hears once it is stored. */
+  #seal(): void {
+    const block = joined(this.#pending);
+    this.#digests.add(this.#sealed, block);
+    this.#sealed += 1;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    void this.#store.add(block).then(() => {
+      this.#stored += 1;
+      if (this.resumable) this.#say({ type: "file-ack", blocks: this.#stored });
+    }, ignore);
   }
 
-  function release(): void {
-    segments.length = 0;
-    blocks = [];
-    pending = [];
+  async #verify(expected: string): Promise<void> {
+    if (this.#pendingBytes > 0) this.#seal();
+    const transfer = this.transfer;
+    const complete = this.#sealed * BLOCK >= transfer.size && transfer.loaded === transfer.size;
+    const intact = complete && expected === (await this.#digests.hex(this.#sealed));
+    if (transfer.state !== "active") return; // cancelled while the digest was computed
+    if (!intact) return this.#fail();
+    // The sender hears "received" only once the file is stored; a store that fails ends the transfer itself.
+    const blob = await this.#store.finish().catch(ignore);
+    if (!blob || transfer.state !== "active") return;
+    this.#say({ type: "file-received" });
+    transfer.finish("done");
+    this.on.complete(transfer, blob);
   }
 
-  async function verify(active: Transfer, expected: string): Promise<void> {
-    if (pendingBytes > 0) seal();
-    const intact = active.loaded === active.size && expected === (await digests.hex());
-    if (active.state !== "active") return; // cancelled while the digest was computed
-    if (!intact) return fail(active);
-    sendControl(channel, { type: "file-received" });
-    // Never the declared type: a sender must not choose how a browser renders (or runs) what it sent.
-    const blob = new Blob([...segments, ...blocks], { type: "application/octet-stream" });
-    active.finish("done");
-    on.complete(active, blob);
+  #fail(): void {
+    this.#say({ type: "file-corrupt" });
+    this.transfer.finish("failed", "the file arrived corrupted");
   }
 
-  function fail(active: Transfer): void {
-    sendControl(channel, { type: "file-corrupt" });
-    active.finish("failed", "the file arrived corrupted");
+  #say(control: FileControl): void {
+    sendControl(this.#channel, control);
+  }
+}
+
+/** A received file in OPFS: where it is, and the stream that appends to it. */
+interface Disk {
+  dir: FileSystemDirectoryHandle;
+  name: string;
+  handle: FileSystemFileHandle;
+  out: FileSystemWritableFileStream;
+}
+
+/**
+ * Where a received file's blocks go, in order: a file in OPFS, or Blob
+ * segments where OPFS is not to be had. Each step waits for the one before
+ * in `#queue`; the sender's window bounds how many wait.
+ */
+class Store {
+  #disk: Disk | null = null;
+  /** Without a disk: the segments, and the blocks not yet folded into one. */
+  #segments: Blob[] = [];
+  #blocks: Uint8Array<ArrayBuffer>[] = [];
+  #queue: Promise<unknown>;
+  /** Discarded, or lost: later blocks go nowhere. */
+  #over = false;
+
+  constructor(
+    size: number,
+    private readonly lost: (error: unknown) => void,
+  ) {
+    // Missing, refused (private browsing) or short of room: Blob segments from the first byte, for the whole transfer.
+    this.#queue = openDisk(size).then((disk) => {
+      this.#disk = disk;
+    }, ignore);
+  }
+
+  /** Resolves once the block is stored; rejects if it never will be. */
+  add(block: Uint8Array<ArrayBuffer>): Promise<void> {
+    return this.#then(async () => {
+      if (this.#over) throw new Error("discarded");
+      if (this.#disk) return this.#disk.out.write(block);
+      this.#blocks.push(block);
+      if (this.#blocks.length < BLOCKS_PER_SEGMENT) return;
+      this.#segments.push(new Blob(this.#blocks));
+      this.#blocks = [];
+    });
+  }
+
+  /** Resolves once every step so far is done, however it went. */
+  flushed(): Promise<void> {
+    return this.#queue.then(ignore, ignore);
+  }
+
+  /**
+   * The whole file, once every block is stored. From OPFS it is the stored
+   * File, retyped: a File's type comes from its name, and a Blob made of a
+   * File refers to the file on disk, it does not copy it.
+   */
+  finish(): Promise<Blob> {
+    return this.#then(async () => {
+      if (!this.#disk) return new Blob([...this.#segments, ...this.#blocks], { type: OCTET });
+      await this.#disk.out.close();
+      return new Blob([await this.#disk.handle.getFile()], { type: OCTET });
+    });
+  }
+
+  /** Deletes whatever is stored, once the steps under way are done; a stream still open is dropped unwritten. */
+  discard(): void {
+    this.#over = true;
+    this.#segments = [];
+    this.#blocks = [];
+    void this.#then(async () => {
+      const disk = this.#disk;
+      this.#disk = null;
+      if (!disk) return;
+      await disk.out.abort().catch(ignore); // a finished file's stream is closed already
+      await disk.dir.removeEntry(disk.name).catch(ignore);
+    }).catch(ignore);
+  }
+
+  /**
+   * Runs a step after the others. A step that fails loses the file: the
+   * blocks written so far reach the file only when its stream closes (writes
+   * go to a swap file), so there is nothing to fall back on midway.
+   */
+  #then<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(step);
+    this.#queue = result.catch((error: unknown) => {
+      if (this.#over) return;
+      this.#over = true;
+      this.lost(error);
+    });
+    return result;
+  }
+}
+
+/** Files this page has stored, for their names. */
+let storedFiles = 0;
+
+/**
+ * A new file in this page's part of `rendezvous-incoming`, open for
+ * appending. Fails where OPFS or Web Locks are missing or refused, and where
+ * the origin's quota has no room for `size` bytes: a disk that fills up
+ * midway loses the transfer, Blob segments do not.
+ */
+async function openDisk(size: number): Promise<Disk> {
+  const { dir, page } = await incoming();
+  const { quota = 0, usage = 0 } = await navigator.storage.estimate();
+  if (quota - usage < size) throw new RangeError("no room for the file");
+  const name = `${page}.${++storedFiles}`;
+  const handle = await dir.getFileHandle(name, { create: true });
+  try {
+    return { dir, name, handle, out: await handle.createWritable() };
+  } catch (error) {
+    await dir.removeEntry(name).catch(ignore);
+    throw error;
+  }
+}
+
+let storage: Promise<{ dir: FileSystemDirectoryHandle; page: string }> | undefined;
+
+/**
+ * The directory, and this page's name in it: its files' names start with
+ * it, and the page holds a Web Lock of that name for as long as it lives, so
+ * that any page can tell a live page's files (another tab receiving right
+ * now, or offering a download) from those a closed or crashed page left.
+ * Settles once per page: where it fails, every transfer takes Blob segments.
+ */
+function incoming(): Promise<{ dir: FileSystemDirectoryHandle; page: string }> {
+  storage ??= (async () => {
+    const root = await navigator.storage.getDirectory();
+    const page = crypto.randomUUID();
+    await new Promise<void>((granted, refused) => {
+      navigator.locks
+        .request(`${INCOMING}/${page}`, () => {
+          granted();
+          return new Promise(ignore); // held until the page goes
+        })
+        .catch(refused);
+    });
+    return { dir: await root.getDirectoryHandle(INCOMING, { create: true }), page };
+  })();
+  return storage;
+}
+
+/**
+ * Called when a page joins a room: opens this page's part of the directory
+ * now, so that a first transfer's blocks do not wait for it, and deletes the
+ * received files of pages that are gone (closed or crashed): a page that
+ * lives holds its lock (see `incoming`). A file's age says nothing: one being
+ * written keeps its creation time (the writes go to a swap file), and an open
+ * tab may offer a download for days.
+ */
+export async function sweep(): Promise<void> {
+  incoming().catch(ignore);
+  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(INCOMING);
+  const names: string[] = [];
+  for await (const name of dir.keys()) names.push(name);
+  // Listed before the locks are read: a page holds its lock before it creates its first file.
+  const live = new Set((await navigator.locks.query()).held?.map((lock) => lock.name));
+  for (const name of names) {
+    if (!live.has(`${INCOMING}/${name.split(".")[0]}`)) await dir.removeEntry(name).catch(ignore);
   }
 }
 
 /**
  * SHA-256 over the SHA-256 of each block, in order. Block digests run in
- * WebCrypto as blocks come, so the main thread only copies bytes.
+ * WebCrypto as blocks come, so the main thread only copies bytes. A block
+ * sent again (after a resume) keeps the digest it got first.
  */
 class HashList {
   readonly #digests: Promise<ArrayBuffer>[] = [];
 
-  add(block: Uint8Array<ArrayBuffer>): void {
-    this.#digests.push(crypto.subtle.digest("SHA-256", block));
+  add(index: number, block: Uint8Array<ArrayBuffer>): void {
+    this.#digests[index] ??= crypto.subtle.digest("SHA-256", block);
   }
 
-  async hex(): Promise<string> {
-    const digests = await Promise.all(this.#digests);
+  /** The digest of the first `blocks` blocks. */
+  async hex(blocks: number): Promise<string> {
+    const digests = await Promise.all(this.#digests.slice(0, blocks));
     const list = new Uint8Array(await crypto.subtle.digest("SHA-256", joined(digests)));
     return Array.from(list, (byte) => byte.toString(16).padStart(2, "0")).join("");
   }

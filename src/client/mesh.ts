@@ -20,7 +20,7 @@ import * as v from "valibot";
 import { type IceServer, PeerControl, type PeerInfo, ROOM_NAME } from "../protocol";
 import { type CodecFactory, plaintext, sealed } from "./codec";
 import { TypedEventTarget } from "./events";
-import { receiveFile, sendFile, type Transfer } from "./files";
+import { type Inbox, type Incoming, RESUME_MS, receiveFile, sendFile, sweep, type Transfer } from "./files";
 import { canRelay } from "./ice";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";
@@ -72,8 +72,11 @@ export interface MeshRoomEvents {
   message: { from: string; data: unknown };
   /** `type` is the MIME type the sender declared: a claim, not a check. */
   "file-start": { from: string; name: string; size: number; type: string; transfer: Transfer };
-  /** `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. */
-  file: { from: string; name: string; size: number; type: string; blob: Blob };
+  /**
+   * `blob` is always `application/octet-stream`, so that no sender picks how a browser opens it. It reads from
+   * the file's stored copy, kept until `transfer.release()` or until the page goes.
+   */
+  file: { from: string; name: string; size: number; type: string; blob: Blob; transfer: Transfer };
   /** A remote track: `streams` holds the one stream it belongs to, `label` that stream's label. */
   track: { from: string; track: MediaStreamTrack; streams: MediaStream[]; label: string; muted: boolean };
   /** The sender muted or unmuted a track (`setMuted`). */
@@ -95,6 +98,10 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   readonly #peers = new Map<string, Peer>();
   readonly #links = new Map<string, Link>();
   readonly #media = new Map<string, MediaLink>();
+  /** Each peer's incoming files. */
+  readonly #inboxes = new Map<string, Inbox>();
+  /** Checks run whenever a link changes state or goes: senders waiting to resume a file (see `#reopen`). */
+  readonly #linkWatch = new Set<() => void>();
   #published: Publication[] = [];
   #streams = 0;
   readonly #signaling: Signaling;
@@ -136,6 +143,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         error: (code, message) => this.emit("error", { code, message }),
       },
     );
+    // Where received files go, ready before the first one; and what closed or crashed pages left there.
+    sweep().catch(() => undefined);
   }
 
   get peers(): ReadonlyMap<string, Readonly<Peer>> {
@@ -163,11 +172,12 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   sendFile(file: Blob & { name?: string }, options: { to?: string } = {}): Transfer {
     const links = this.#connected(options.to);
     if (links.length === 0) throw new Error("no connected peer to send the file to");
-    const label = `file:${this.id}-${++this.#transfers}`;
-    return sendFile(
-      file,
-      links.map((link) => link.pc.createDataChannel(label, { ordered: true })),
-    );
+    const id = `${this.id}-${++this.#transfers}`;
+    const routes = links.map((link) => ({
+      channel: link.pc.createDataChannel(`file:${id}`, { ordered: true }),
+      reopen: () => this.#reopen(link.remoteId, `file:${id}`),
+    }));
+    return sendFile(file, id, routes);
   }
 
   /**
@@ -221,6 +231,30 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   setMuted(track: MediaStreamTrack, muted: boolean): void {
     track.enabled = !muted;
     this.#syncMedia();
+  }
+
+  /**
+   * A new channel to a peer whose file channel closed midway, once its link
+   * is connected (now, or within `RESUME_MS`); null if the peer leaves, its
+   * link fails, or that takes too long.
+   */
+  #reopen(peerId: string, label: string): Promise<RTCDataChannel | null> {
+    return new Promise((resolve) => {
+      const waiters = this.#linkWatch;
+      const check = () => {
+        const link = this.#links.get(peerId);
+        if (!link || link.state === "failed") done(null);
+        else if (link.state === "connected") done(link.pc.createDataChannel(label, { ordered: true }));
+      };
+      const timer = setTimeout(() => done(null), RESUME_MS);
+      const done = (channel: RTCDataChannel | null) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(channel);
+      };
+      waiters.add(check);
+      check();
+    });
   }
 
   /** Leaves for good: signaling closes, and with it every link (see the constructor). */
@@ -326,7 +360,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     if (self === null) throw new Error("a link before the welcome");
     const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
     const codec = this.#codecs(self, info.id);
-    const inbox = { active: 0, maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
+    const inbox = { transfers: new Map<string, Incoming>(), maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
     const link: Link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
@@ -336,6 +370,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         if (state === "failed") media.close();
         // Who is connected sets every video cap; a link that came up can now say what it sends.
         this.#syncMedia();
+        // A sender waiting to resume a file to this peer.
+        for (const check of [...this.#linkWatch]) check();
       },
       chat: (text) => {
         const frame = v.safeParse(PeerControl, parseJson(text));
@@ -346,7 +382,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
       fileChannel: (channel) =>
         receiveFile(channel, inbox, {
           start: (transfer) => this.emit("file-start", { from: info.id, ...describe(transfer), transfer }),
-          complete: (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob }),
+          complete: (transfer, blob) => this.emit("file", { from: info.id, ...describe(transfer), blob, transfer }),
           refuse: (code, message) => this.emit("error", { code, message, peer: info.id }),
         }),
       mismatch: () =>
@@ -378,6 +414,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     );
     this.#peers.set(info.id, peer);
     this.#links.set(info.id, link);
+    this.#inboxes.set(info.id, inbox);
     this.#media.set(info.id, media);
     // An initiator with something to send puts the media slots in its first offer.
     media.sync();
@@ -394,8 +431,12 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     if (!link || !peer) return;
     this.#media.get(id)?.close();
     this.#media.delete(id);
+    // Gone for good: its files cannot resume, and no sender waits for it.
+    for (const incoming of this.#inboxes.get(id)?.transfers.values() ?? []) incoming.abandon();
+    this.#inboxes.delete(id);
     link.close();
     this.#links.delete(id);
+    for (const check of [...this.#linkWatch]) check();
     this.#peers.delete(id);
     this.emit("peer-leave", { peer });
   }
