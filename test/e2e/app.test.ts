@@ -134,6 +134,18 @@ describeWithBrowser("the room app", () => {
     await viewer.close();
     await ann.page.locator('#transfers li.transfer[data-state="done"]').waitFor();
     await screenshot(bob.page, "room-file-received");
+    // Stored on disk until the row goes: then the stored copy goes with it.
+    const stored = () =>
+      bob.page.evaluate(async () => {
+        const root = await navigator.storage.getDirectory();
+        const dir = await root.getDirectoryHandle("rendezvous-incoming").catch(() => null);
+        const names: string[] = [];
+        for await (const name of dir?.keys() ?? []) names.push(name);
+        return names.length;
+      });
+    expect(await stored()).toBe(1);
+    await bob.page.locator('#transfers button[aria-label="Remove minutes.txt from the list"]').click();
+    await expect.poll(stored).toBe(0);
     expect([...ann.errors, ...bob.errors]).toEqual([]);
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   });

@@ -286,8 +286,8 @@ function enter({ roomName, name, key, mesh, banner, privacy, newRoom, changeName
     const message = asChatMessage(data);
     if (message) chat.add({ id: from, name: nameOf(from), mine: false }, message.text);
   });
-  on(room, "file-start", ({ from, transfer }) => transfers.addIncoming(transfer, from, displayName(nameOf(from))));
-  on(room, "file", ({ from, name: fileName, blob }) => transfers.complete(from, fileName, blob));
+  on(room, "file-start", ({ from, transfer }) => transfers.addIncoming(transfer, displayName(nameOf(from))));
+  on(room, "file", ({ transfer, blob }) => transfers.complete(transfer, blob));
   on(room, "signaling", ({ state }) => {
     refresh();
     if (state === "connected" && !welcomed) {

@@ -6,8 +6,6 @@ import { formatBytes, percent, visibleFileName } from "./format";
 interface Row {
   transfer: Transfer;
   item: HTMLLIElement;
-  incoming: boolean;
-  from: string | null;
   url: string | null;
 }
 
@@ -29,34 +27,27 @@ export class Transfers {
 
   /** A file we send; `to` describes the receivers ("Ann", "3 people"), names isolated. */
   addOutgoing(transfer: Transfer, to: Child[]): void {
-    this.#add(transfer, false, null, ["to ", ...to]);
+    this.#add(transfer, false, ["to ", ...to]);
   }
 
-  /** A file arriving from peer `from` (its id) named `fromName`. */
-  addIncoming(transfer: Transfer, from: string, fromName: string): void {
-    this.#add(transfer, true, from, ["from ", isolated(fromName)]);
+  /** A file arriving from the peer named `fromName`. */
+  addIncoming(transfer: Transfer, fromName: string): void {
+    this.#add(transfer, true, ["from ", isolated(fromName)]);
   }
 
   /** The verified file behind a finished incoming transfer: offers it as a download. */
-  complete(from: string, name: string, blob: Blob): void {
-    const row = [...this.#rows].find(
-      (candidate) =>
-        candidate.incoming &&
-        candidate.from === from &&
-        candidate.transfer.name === name &&
-        candidate.url === null &&
-        candidate.transfer.state === "done",
-    );
+  complete(transfer: Transfer, blob: Blob): void {
+    const row = [...this.#rows].find((candidate) => candidate.transfer === transfer && candidate.url === null);
     if (!row) return;
     // The library hands out application/octet-stream, whatever the sender declared: the browser saves it, never renders it.
     row.url = URL.createObjectURL(blob);
-    const shown = visibleFileName(name);
+    const shown = visibleFileName(transfer.name);
     const link = h("a", { class: "btn btn-primary btn-small", href: row.url, download: shown }, "Download");
     link.setAttribute("aria-label", `Download ${shown}`);
     row.item.querySelector(".transfer-actions")?.prepend(link);
   }
 
-  #add(transfer: Transfer, incoming: boolean, from: string | null, peers: Child[]): void {
+  #add(transfer: Transfer, incoming: boolean, peers: Child[]): void {
     const direction = incoming ? "receiving" : "sending";
     const name = visibleFileName(transfer.name);
     const progress = h("progress", {
@@ -90,7 +81,7 @@ export class Transfers {
       actions,
       progress,
     );
-    const row: Row = { transfer, item, incoming, from, url: null };
+    const row: Row = { transfer, item, url: null };
     this.#rows.add(row);
 
     const showProgress = (loaded: number) => {
@@ -123,6 +114,8 @@ export class Transfers {
 
   #remove(row: Row): void {
     if (row.url) URL.revokeObjectURL(row.url);
+    // A received file is stored (on disk, where the browser allows) until released: removed from the list, it goes.
+    row.transfer.release();
     this.#rows.delete(row);
     const next = row.item.nextElementSibling ?? row.item.previousElementSibling;
     row.item.remove();
