@@ -403,7 +403,8 @@ export class Incoming {
     private readonly on: ReceiveEvents,
   ) {
     this.#channel = channel;
-    this.#store = new Store(size, (error) => {
+    // A sender that does not pace (a page from before acks) could outrun a disk: its file goes to Blob parts.
+    this.#store = new Store(resumable ? size : null, (error) => {
       // The protocol's one word for a receiver that gives up: the sender drops it and goes on with the others.
       this.#say({ type: "file-cancel" });
       this.transfer.finish("failed", `the file could not be stored (${String(error)})`);
@@ -473,6 +474,12 @@ export class Incoming {
     const loaded = this.#sealed * BLOCK + this.#pendingBytes;
     if (loaded + data.byteLength > this.transfer.size) {
       this.#fail();
+      return;
+    }
+    // A sender that said it paces and does not would have this page hold what the disk has not taken yet.
+    if (this.resumable && loaded + data.byteLength > (this.#stored + WINDOW) * BLOCK) {
+      this.#say({ type: "file-cancel" });
+      this.transfer.finish("failed", "the sender did not wait for the file to be stored");
       return;
     }
     for (let at = 0; at < data.byteLength; ) {
@@ -545,12 +552,14 @@ class Store {
   /** Discarded, or lost: later blocks go nowhere. */
   #over = false;
 
+  /** `size` is the room to find on disk; null keeps the file in Blob segments. */
   constructor(
-    size: number,
+    size: number | null,
     private readonly lost: (error: unknown) => void,
   ) {
     // Missing, refused (private browsing) or short of room: Blob segments from the first byte, for the whole transfer.
-    this.#queue = openDisk(size).then((disk) => {
+    const disk = size === null ? Promise.reject(new Error("not paced")) : openDisk(size);
+    this.#queue = disk.then((disk) => {
       this.#disk = disk;
     }, ignore);
   }

@@ -392,6 +392,38 @@ describeWithBrowser("received files on disk", () => {
     });
   }
 
+  it("chromium: a sender that does not wait for its acks is cut off, the receiver holding no more than its budget", async () => {
+    const { sender, receiver, close } = await pair("chromium", "disk-overrun");
+    await receiver.page.evaluate(() => {
+      window.filesDisk.slowWritesMs = 100;
+    }, null);
+    // The sender hears every ack as "all stored", so it never waits: what a sender that ignores acks does.
+    await sender.page.evaluate(() => {
+      const own = Object.getOwnPropertyDescriptor(RTCDataChannel.prototype, "onmessage");
+      Object.defineProperty(RTCDataChannel.prototype, "onmessage", {
+        get() {
+          return own?.get?.call(this);
+        },
+        set(handler: ((event: MessageEvent) => void) | null) {
+          const lying = (event: MessageEvent) => {
+            const forged = String(event.data).replace(/"blocks":\d+/, '"blocks":1000000');
+            handler?.call(this, new MessageEvent("message", { data: forged }));
+          };
+          own?.set?.call(this, handler && lying);
+        },
+      });
+    }, null);
+    await sender.page.evaluate(sendTo, { to: receiver.id, mib: 64, hash: false, corrupt: false });
+    expect(await receiver.page.evaluate(() => window.filesDisk.ended(1), null)).toEqual({
+      state: "failed",
+      reason: "the sender did not wait for the file to be stored",
+    });
+    expect(await outcome(sender)).toBe("the receiver cancelled");
+    expect(await receiver.page.evaluate(() => window.filesDisk.peakHeld, null)).toBeLessThanOrEqual(BUDGET);
+    await receiver.page.evaluate(() => window.filesDisk.waitStored(0), null);
+    await close();
+  });
+
   it("chromium: a failed transfer leaves nothing stored: corrupted, its disk full midway, or its sender gone", async () => {
     const { sender, receiver, close } = await pair("chromium", "disk-fail");
     const ended = (count: number) => receiver.page.evaluate((count) => window.filesDisk.ended(count), count);
