@@ -391,6 +391,8 @@ export class Incoming {
   #sealed = 0;
   #stored = 0;
   #suspended: ReturnType<typeof setTimeout> | undefined;
+  /** Resumed, and the blocks sealed before not all stored yet: the only ack to say is the resume's. */
+  #resuming = false;
 
   constructor(
     id: string,
@@ -449,8 +451,13 @@ export class Incoming {
     this.#pendingBytes = 0;
     this.transfer.progress(this.#sealed * BLOCK);
     this.#listen(channel);
-    // Said once what is sealed is stored, so the count is the place to go on from.
-    void this.#store.flushed().then(() => this.#say({ type: "file-ack", blocks: this.#stored }));
+    // Said once what is sealed is stored, so the count is the place to go on from. The sender takes the first
+    // ack on a new channel for that place: the acks of blocks stored meanwhile would send it back too far.
+    this.#resuming = true;
+    void this.#store.flushed().then(() => {
+      this.#resuming = false;
+      this.#say({ type: "file-ack", blocks: this.#stored });
+    });
     return true;
   }
 
@@ -501,7 +508,7 @@ export class Incoming {
     this.#pendingBytes = 0;
     void this.#store.add(block).then(() => {
       this.#stored += 1;
-      if (this.resumable) this.#say({ type: "file-ack", blocks: this.#stored });
+      if (this.resumable && !this.#resuming) this.#say({ type: "file-ack", blocks: this.#stored });
     }, ignore);
   }
 

@@ -151,6 +151,14 @@ describeWithBrowser("files across a reconnect", () => {
 
   it("goes on over a new channel from the last stored block when the channel closes midway", async () => {
     const [ann, bob] = await pair("resume-channel", false);
+    // A slow disk: blocks are still waiting to be stored when the channel closes, and stored after it reopens.
+    await bob.page.evaluate(() => {
+      const write = FileSystemWritableFileStream.prototype.write;
+      FileSystemWritableFileStream.prototype.write = async function (this: FileSystemWritableFileStream, data) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return write.call(this, data);
+      };
+    });
     const mib = 24;
     const digest = await send(ann.page, bob.id, mib);
     await receivedAtLeast(bob.page, 8 * MiB);
