@@ -4,7 +4,8 @@
  * path (the relay stops answering) for longer than the give-up time, both
  * links fail, and the newcomer starts a second RTCPeerConnection, which the
  * other side answers with one of its own. The peer never leaves; chat comes
- * back both ways, and a file in flight resumes over the new connection.
+ * back both ways, a file in flight resumes over the new connection, and a
+ * published stream is sent again over its media slots.
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -29,6 +30,9 @@ interface Rebuild {
   incoming: Transfer[];
   received: { size: number; digest: string }[];
   outcome?: Promise<string>;
+  /** Remote tracks the page was given, and the streams it was told were removed. */
+  tracks: MediaStreamTrack[];
+  removed: number;
 }
 
 declare global {
@@ -39,7 +43,7 @@ declare global {
 
 /** Before the page loads: keeps every connection the page makes, and the file channels it is given. */
 const RECORD = `
-  window.rebuild = { pcs: [], fileChannels: [], states: [], incoming: [], received: [] };
+  window.rebuild = { pcs: [], fileChannels: [], states: [], incoming: [], received: [], tracks: [], removed: 0 };
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Native {
     constructor(...args) {
@@ -59,6 +63,10 @@ function watch(page: Page): Promise<void> {
       Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
     window.mesh.room.addEventListener("peer-state", ({ detail }) => window.rebuild.states.push(detail.peer.state));
     window.mesh.room.addEventListener("file-start", ({ detail }) => window.rebuild.incoming.push(detail.transfer));
+    window.mesh.room.addEventListener("track", ({ detail }) => window.rebuild.tracks.push(detail.track));
+    window.mesh.room.addEventListener("stream-removed", () => {
+      window.rebuild.removed += 1;
+    });
     window.mesh.room.addEventListener("file", async ({ detail }) => {
       const digest = hex(await crypto.subtle.digest("SHA-256", await detail.blob.arrayBuffer()));
       window.rebuild.received.push({ size: detail.size, digest });
@@ -179,6 +187,41 @@ describeWithBrowser("a failed connection made anew", () => {
     const labels = await bob.page.evaluate(() => window.rebuild.fileChannels.map((channel) => channel.label));
     expect(labels).toHaveLength(2);
     expect(labels[1]).toBe(labels[0]);
+    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+  }, 180_000);
+
+  it("sends a published stream again over the new connection's media slots", async () => {
+    const [ann, bob] = await pair("rebuild-media");
+    await ann.page.evaluate(async () => {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 160, height: 120 } });
+      window.mesh.room.addStream(stream, { label: "camera" });
+    });
+    await bob.page.waitForFunction(() => window.rebuild.tracks.length === 1, null, WAIT);
+    await outage(bob);
+    await rebuilt(ann, bob);
+
+    // The old connection's stream ended with it; the same camera arrives again on a new slot, and plays.
+    await bob.page.waitForFunction(
+      () => window.rebuild.tracks.length === 2 && window.rebuild.removed === 1,
+      null,
+      WAIT,
+    );
+    expect(await bob.page.evaluate(() => window.rebuild.tracks.map((track) => track.readyState))).toEqual([
+      "ended",
+      "live",
+    ]);
+    await bob.page.waitForFunction(
+      async () => {
+        const stats = await window.rebuild.pcs[1]?.getStats();
+        let frames = 0;
+        stats?.forEach((report) => {
+          if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded ?? 0;
+        });
+        return frames > 0;
+      },
+      null,
+      WAIT,
+    );
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   }, 180_000);
 }, [{ what: `coturn at ${TURNSERVER_PATH}`, present: hasCoturn, install: "apt-get install coturn" }]);
