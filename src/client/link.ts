@@ -100,6 +100,8 @@ export class Link {
   #iceServers: IceServer[];
   /** The peer's DTLS fingerprints on connections we replaced: descriptions carrying them are stale. */
   #retired: string[] = [];
+  /** Offers from the peer received and not yet taken in turn (see `#staleOffer`). */
+  #offersWaiting = 0;
 
   constructor(
     readonly remoteId: string,
@@ -137,7 +139,10 @@ export class Link {
 
   /** A frame the peer sent us, decoded and applied in order with everything else from signaling. */
   receive(frame: PeerFrame): void {
+    const offer = frame.type === "offer";
+    if (offer) this.#offersWaiting += 1;
     this.#enqueue(async () => {
+      if (offer) this.#offersWaiting -= 1;
       if (this.#mismatched) return;
       if (frame.type === "key-mismatch") {
         // Only a peer that never proved it holds our key can be one that lacks it.
@@ -156,7 +161,7 @@ export class Link {
       }
       this.#authenticated = true;
       if (signal.type === "candidate") await this.#applyCandidate(signal.candidate);
-      else await this.#applyDescription(signal.type, signal.sdp);
+      else if (!this.#staleOffer(signal.type)) await this.#applyDescription(signal.type, signal.sdp);
     });
   }
 
@@ -287,12 +292,14 @@ export class Link {
     const print = fingerprint(sdp);
     // From a connection of theirs that we replaced (late, or re-sent after a resume): it has nothing to answer.
     if (print !== null && this.#retired.includes(print)) return;
-    if (type === "offer" && this.#supersedes(print)) this.#renew();
+    if (type === "offer" && this.#fromNewConnection(print)) this.#renew();
     const pc = this.pc;
     if (type === "answer" && pc.signalingState === "stable") return; // a duplicate after a resume
     if (type === "offer" && pc.signalingState === "stable" && pc.remoteDescription?.sdp === sdp) {
-      // A duplicate offer after a resume: our answer was lost, not the negotiation.
-      this.#resendNow();
+      // Re-sent after the peer's resume, so it still waits for our answer: lost, or held back (`#staleOffer`).
+      const local = pc.localDescription;
+      if (local?.type === "answer") this.#sayDescription("answer", local.sdp);
+      for (const candidate of this.#candidates) this.#say({ type: "candidate", candidate });
       return;
     }
     const collision = type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
@@ -304,11 +311,22 @@ export class Link {
       this.#candidates = [];
       await pc.setLocalDescription();
       const answer = pc.localDescription?.sdp;
-      if (answer) this.#sayDescription("answer", answer);
+      if (answer && !this.#staleOffer(type)) this.#sayDescription("answer", answer);
     } else {
       // The room now delivers the candidates it held for us.
       this.#say({ type: "ready" });
     }
+  }
+
+  /**
+   * An offer with a later one from the peer already waiting behind it is
+   * stale, unanswered: one connection never has two offers out at once, so
+   * the peer replaced the connection since (the newcomer's attempts, held for
+   * us while we were away, arrive together), or re-sent this offer after a
+   * resume. An answer to it would reach the peer's newer connection instead.
+   */
+  #staleOffer(type: "offer" | "answer"): boolean {
+    return type === "offer" && this.#offersWaiting > 0;
   }
 
   /**
@@ -317,7 +335,7 @@ export class Link {
    * over. Only the answering side yields to it; the newcomer never takes an
    * offer for a reason to start over.
    */
-  #supersedes(print: string | null): boolean {
+  #fromNewConnection(print: string | null): boolean {
     if (this.initiator || print === null) return false;
     const current = fingerprint(this.pc.remoteDescription?.sdp);
     return current !== null && current !== print;
