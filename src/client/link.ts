@@ -5,14 +5,20 @@
  * Negotiation follows the perfect-negotiation pattern, so either side may
  * renegotiate at any time: the newcomer (who made the first offer) is the
  * impolite side and wins a collision; the existing peer is polite and yields.
- * The newcomer also owns recovery: it runs the ICE restarts.
+ * The newcomer also owns recovery: it runs the ICE restarts, and once a
+ * connection has failed it makes a new one (a fresh RTCPeerConnection in the
+ * same Link: same peer, same codec, same ordered queue), which the other side
+ * recognises by its new DTLS fingerprint and answers with a fresh connection
+ * of its own. So a peer that is still in the room comes back however long its
+ * connection was down (a laptop that slept), and a key mismatch never does.
  *
  * Everything it says to its peer goes out through its codec (plaintext, or
  * sealed with the room key) and everything it hears comes in through it, in
  * order. A peer whose signaling does not open under our codec never gets a
  * connection.
  *
- * States: connecting → connected ⇄ reconnecting → failed, and closed.
+ * States: connecting → connected ⇄ reconnecting → failed, and closed;
+ * failed → connecting again when the connection is renewed.
  */
 import type { ClientMessage } from "../inbound";
 import type { IceServer, PeerFrame } from "../protocol";
@@ -33,12 +39,18 @@ export interface LinkEvents {
   rejected(): void;
   /** Their offer is applied and our answer not made yet: the moment to open media slots both ways. */
   offerApplied(): void;
+  /** A new connection replaced the failed one, not negotiated yet: what rode on the old `pc` goes onto this one. */
+  renewed(pc: RTCPeerConnection): void;
 }
 
 export interface LinkOptions {
   iceServers: IceServer[];
   /** Relay-only: gather TURN candidates alone, and let no other address leave the page. */
   relay: boolean;
+  /** Whether our signaling is connected: a new connection is started only then. */
+  online: () => boolean;
+  /** How long a connection may be down, restarts and all, before it has failed (tests shorten it). */
+  giveUpMs?: number;
 }
 
 type Signal = (message: ClientMessage) => void;
@@ -54,9 +66,17 @@ const DISCONNECTED_GRACE_MS = 2_000;
 const RESTART_EVERY_MS = 5_000;
 /** A connection down this long, restarts and all, has failed. */
 const GIVE_UP_MS = 30_000;
+/**
+ * The newcomer's waits before each new connection after a failure; one
+ * attempt per entry, then no more until our signaling resumes. An attempt
+ * that does not connect within the give-up time fails like any connection.
+ */
+const RENEW_AFTER_MS = [1_000, 5_000, 15_000];
+/** Fingerprints of replaced connections kept to recognise their late frames. */
+const RETIRED_KEPT = 8;
 
 export class Link {
-  readonly pc: RTCPeerConnection;
+  #pc: RTCPeerConnection;
   #state: LinkState = "connecting";
   #chat: RTCDataChannel | null = null;
   #makingOffer = false;
@@ -72,37 +92,38 @@ export class Link {
   #mismatched = false;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #giveUpTimer: ReturnType<typeof setTimeout> | undefined;
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** New connections tried since the last one that came up, or since our signaling resumed. */
+  #renewals = 0;
+  #closed = false;
+  /** The servers new connections use: the room's latest (renewed TURN credentials included). */
+  #iceServers: IceServer[];
+  /** The peer's DTLS fingerprints on connections we replaced: descriptions carrying them are stale. */
+  #retired: string[] = [];
+  /** Offers from the peer received and not yet taken in turn (see `#staleOffer`). */
+  #offersWaiting = 0;
 
   constructor(
     readonly remoteId: string,
-    /** True for the newcomer: it offers first, is impolite, and restarts ICE. */
+    /** True for the newcomer: it offers first, is impolite, restarts ICE and makes new connections. */
     private readonly initiator: boolean,
     private readonly options: LinkOptions,
     private readonly codec: PairCodec,
     private readonly signal: Signal,
     private readonly on: LinkEvents,
   ) {
-    this.pc = new RTCPeerConnection({
-      iceServers: options.iceServers,
-      iceTransportPolicy: options.relay ? "relay" : "all",
-    });
-    this.pc.onnegotiationneeded = () => this.#offer();
-    this.pc.onicecandidate = ({ candidate }) => {
-      let init = candidate ? candidate.toJSON() : null;
-      if (options.relay) {
-        if (!isRelay(init)) return;
-        init = withoutRelatedAddress(init);
-      }
-      this.#candidates.push(init);
-      this.#say({ type: "candidate", candidate: init });
-    };
-    this.pc.oniceconnectionstatechange = () => this.#iceChanged();
-    this.pc.ondatachannel = ({ channel }) => {
-      if (channel.label === "chat") this.#adoptChat(channel);
-      else this.on.fileChannel(channel);
-    };
-    // The newcomer's chat channel is what makes the first offer.
-    if (initiator) this.#adoptChat(this.pc.createDataChannel("chat"));
+    this.#iceServers = options.iceServers;
+    this.#pc = this.#connect();
+  }
+
+  /** The current connection: a new one after a renewal (see `renewed`). */
+  get pc(): RTCPeerConnection {
+    return this.#pc;
+  }
+
+  /** Failed for good: the peer lacks our key, or every new connection we tried failed too. */
+  get givenUp(): boolean {
+    return this.#mismatched || (this.initiator && this.#state === "failed" && !this.#mayRenew());
   }
 
   get state(): LinkState {
@@ -118,7 +139,10 @@ export class Link {
 
   /** A frame the peer sent us, decoded and applied in order with everything else from signaling. */
   receive(frame: PeerFrame): void {
+    const offer = frame.type === "offer";
+    if (offer) this.#offersWaiting += 1;
     this.#enqueue(async () => {
+      if (offer) this.#offersWaiting -= 1;
       if (this.#mismatched) return;
       if (frame.type === "key-mismatch") {
         // Only a peer that never proved it holds our key can be one that lacks it.
@@ -137,7 +161,7 @@ export class Link {
       }
       this.#authenticated = true;
       if (signal.type === "candidate") await this.#applyCandidate(signal.candidate);
-      else await this.#applyDescription(signal.type, signal.sdp);
+      else if (!this.#staleOffer(signal.type)) await this.#applyDescription(signal.type, signal.sdp);
     });
   }
 
@@ -148,6 +172,7 @@ export class Link {
    * does a relay-only link that is not up (it may have had no relay before).
    */
   setIceServers(iceServers: IceServer[], move: boolean): void {
+    this.#iceServers = iceServers;
     if (this.pc.signalingState === "closed") return;
     this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
     if (!move) return;
@@ -164,6 +189,11 @@ export class Link {
    */
   resend(): void {
     this.#enqueue(async () => this.#resendNow());
+    // Signaling is back: a failed connection gets a new round of attempts.
+    if (this.#state === "failed") {
+      this.#renewals = 0;
+      this.#scheduleRenewal();
+    }
   }
 
   /**
@@ -187,10 +217,10 @@ export class Link {
   }
 
   close(): void {
+    this.#closed = true;
     this.#stopTimers();
-    if (this.#chat) this.#chat.onclose = null; // we are closing it: no state to report
-    this.#chat?.close();
-    this.pc.close();
+    clearTimeout(this.#renewTimer);
+    this.#retire();
   }
 
   #enqueue(task: () => Promise<void>): void {
@@ -245,23 +275,31 @@ export class Link {
     return isStats(local, "local-candidate") && local.candidateType === "relay";
   }
   async #offer(): Promise<void> {
+    const pc = this.pc;
     try {
       this.#makingOffer = true;
       this.#candidates = [];
-      await this.pc.setLocalDescription();
-      const sdp = this.pc.localDescription?.sdp;
-      if (sdp) this.#sayDescription("offer", sdp);
+      await pc.setLocalDescription();
+      const sdp = pc.localDescription?.sdp;
+      // A connection replaced meanwhile offers nothing.
+      if (sdp && pc === this.pc) this.#sayDescription("offer", sdp);
     } finally {
       this.#makingOffer = false;
     }
   }
 
   async #applyDescription(type: "offer" | "answer", sdp: string): Promise<void> {
+    const print = fingerprint(sdp);
+    // From a connection of theirs that we replaced (late, or re-sent after a resume): it has nothing to answer.
+    if (print !== null && this.#retired.includes(print)) return;
+    if (type === "offer" && this.#fromNewConnection(print)) this.#renew();
     const pc = this.pc;
     if (type === "answer" && pc.signalingState === "stable") return; // a duplicate after a resume
     if (type === "offer" && pc.signalingState === "stable" && pc.remoteDescription?.sdp === sdp) {
-      // A duplicate offer after a resume: our answer was lost, not the negotiation.
-      this.#resendNow();
+      // Re-sent after the peer's resume, so it still waits for our answer: lost, or held back (`#staleOffer`).
+      const local = pc.localDescription;
+      if (local?.type === "answer") this.#sayDescription("answer", local.sdp);
+      for (const candidate of this.#candidates) this.#say({ type: "candidate", candidate });
       return;
     }
     const collision = type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
@@ -273,11 +311,115 @@ export class Link {
       this.#candidates = [];
       await pc.setLocalDescription();
       const answer = pc.localDescription?.sdp;
-      if (answer) this.#sayDescription("answer", answer);
+      if (answer && !this.#staleOffer(type)) this.#sayDescription("answer", answer);
     } else {
       // The room now delivers the candidates it held for us.
       this.#say({ type: "ready" });
     }
+  }
+
+  /**
+   * An offer with a later one from the peer already waiting behind it is
+   * stale, unanswered: one connection never has two offers out at once, so
+   * the peer replaced the connection since (the newcomer's attempts, held for
+   * us while we were away, arrive together), or re-sent this offer after a
+   * resume. An answer to it would reach the peer's newer connection instead.
+   */
+  #staleOffer(type: "offer" | "answer"): boolean {
+    return type === "offer" && this.#offersWaiting > 0;
+  }
+
+  /**
+   * Their offer comes from a new connection (another DTLS certificate than
+   * the one we are connected to): the newcomer gave up on ours and started
+   * over. Only the answering side yields to it; the newcomer never takes an
+   * offer for a reason to start over.
+   */
+  #fromNewConnection(print: string | null): boolean {
+    if (this.initiator || print === null) return false;
+    const current = fingerprint(this.pc.remoteDescription?.sdp);
+    return current !== null && current !== print;
+  }
+
+  /** A new RTCPeerConnection wired to this link; the newcomer's chat channel is what makes its first offer. */
+  #connect(): RTCPeerConnection {
+    const pc = new RTCPeerConnection({
+      iceServers: this.#iceServers,
+      iceTransportPolicy: this.options.relay ? "relay" : "all",
+    });
+    pc.onnegotiationneeded = () => this.#offer();
+    pc.onicecandidate = ({ candidate }) => {
+      let init = candidate ? candidate.toJSON() : null;
+      if (this.options.relay) {
+        if (!isRelay(init)) return;
+        init = withoutRelatedAddress(init);
+      }
+      this.#candidates.push(init);
+      this.#say({ type: "candidate", candidate: init });
+    };
+    pc.oniceconnectionstatechange = () => this.#iceChanged();
+    pc.ondatachannel = ({ channel }) => {
+      if (channel.label === "chat") this.#adoptChat(channel);
+      else this.on.fileChannel(channel);
+    };
+    if (this.initiator) this.#adoptChat(pc.createDataChannel("chat"));
+    return pc;
+  }
+
+  /** Closes the current connection without a word: nothing it reports is news about this link any more. */
+  #retire(): void {
+    const pc = this.pc;
+    pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = pc.ondatachannel = null;
+    if (this.#chat) this.#chat.onopen = this.#chat.onclose = this.#chat.onmessage = null;
+    this.#chat?.close();
+    this.#chat = null;
+    // Its file channels close with it, and their transfers resume over the next connection.
+    pc.close();
+  }
+
+  /**
+   * A fresh connection in place of the current one, negotiated from the
+   * start: by the newcomer after a failure, by the other side on the
+   * newcomer's new offer. Codec, queue and outbox stay, so every frame is
+   * still decoded once and in order, and what follows the offer reaches the
+   * new connection.
+   */
+  #renew(): void {
+    const remote = fingerprint(this.pc.remoteDescription?.sdp);
+    if (remote !== null) this.#retired = [...this.#retired, remote].slice(-RETIRED_KEPT);
+    this.#stopTimers();
+    this.#retire();
+    this.#candidates = [];
+    this.#ignoreOffer = false;
+    this.#pc = this.#connect();
+    this.on.renewed(this.#pc);
+    this.#setState("connecting");
+    // A new connection that is not up within the give-up time has failed as well.
+    this.#giveUpTimer = setTimeout(() => this.#fail(), this.#giveUpMs);
+  }
+
+  /** Whether the newcomer has attempts left at a new connection. */
+  #mayRenew(): boolean {
+    return this.initiator && !this.#mismatched && !this.#closed && this.#renewals < RENEW_AFTER_MS.length;
+  }
+
+  /** The newcomer starts a new connection after a pause, if our signaling is connected then. */
+  #scheduleRenewal(): void {
+    if (!this.#mayRenew()) return;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      // Offline, the offer would wait in vain: the resume's `resend` schedules again.
+      if (this.#state !== "failed" || !this.options.online()) return;
+      this.#renewals += 1;
+      this.#enqueue(async () => {
+        if (this.#state === "failed" && !this.#closed) this.#renew();
+      });
+    }, RENEW_AFTER_MS[this.#renewals]);
+  }
+
+  get #giveUpMs(): number {
+    return this.options.giveUpMs ?? GIVE_UP_MS;
   }
 
   #adoptChat(channel: RTCDataChannel): void {
@@ -303,6 +445,7 @@ export class Link {
   #recovered(): void {
     if (this.#state === "connected") return;
     this.#stopTimers();
+    this.#renewals = 0;
     this.#say({ type: "done" });
     this.#setState("connected");
   }
@@ -310,7 +453,7 @@ export class Link {
   #lost(restartAfterMs: number): void {
     if (this.#state === "failed") return;
     if (this.#state === "connected") this.#setState("reconnecting");
-    this.#giveUpTimer ??= setTimeout(() => this.#fail(), GIVE_UP_MS);
+    this.#giveUpTimer ??= setTimeout(() => this.#fail(), this.#giveUpMs);
     if (!this.initiator || this.#restartTimer !== undefined) return;
     const restart = () => {
       this.pc.restartIce();
@@ -322,6 +465,7 @@ export class Link {
   #fail(): void {
     this.#stopTimers();
     this.#setState("failed");
+    this.#scheduleRenewal();
   }
 
   #stopTimers(): void {
@@ -336,6 +480,11 @@ export class Link {
     this.#state = state;
     this.on.state(state);
   }
+}
+
+/** The DTLS certificate fingerprint an SDP names (one per connection), or null. */
+function fingerprint(sdp: string | undefined): string | null {
+  return sdp?.match(/^a=fingerprint:([^\r\n]+)/m)?.[1]?.trim() ?? null;
 }
 
 /** An RTCStats entry of `type`, its other fields still to be checked where read. */

@@ -53,6 +53,8 @@ export interface JoinOptions {
   maxFileSize?: number;
   /** This peer's uplink for video, in bits/s, shared among the peers it sends to (default 3,000,000). */
   videoUplink?: number;
+  /** For tests: how long a connection may be down before it has failed and is made anew (default 30,000 ms). */
+  giveUpMs?: number;
 }
 
 /** Renew TURN credentials when this much of their lifetime has passed. */
@@ -235,15 +237,15 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
 
   /**
    * A new channel to a peer whose file channel closed midway, once its link
-   * is connected (now, or within `RESUME_MS`); null if the peer leaves, its
-   * link fails, or that takes too long.
+   * is connected (now, or within `RESUME_MS`, perhaps over a new connection);
+   * null if the peer leaves, its link fails for good, or that takes too long.
    */
   #reopen(peerId: string, label: string): Promise<RTCDataChannel | null> {
     return new Promise((resolve) => {
       const waiters = this.#linkWatch;
       const check = () => {
         const link = this.#links.get(peerId);
-        if (!link || link.state === "failed") done(null);
+        if (!link || link.givenUp) done(null);
         else if (link.state === "connected") done(link.pc.createDataChannel(label, { ordered: true }));
       };
       const timer = setTimeout(() => done(null), RESUME_MS);
@@ -358,16 +360,23 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     const self = this.id;
     // Links exist only once welcomed: the codec seals for our id.
     if (self === null) throw new Error("a link before the welcome");
-    const options = { iceServers: this.#iceServers, relay: this.options.relay === true };
+    const options = {
+      iceServers: this.#iceServers,
+      relay: this.options.relay === true,
+      online: () => this.#signaling.state === "connected",
+      giveUpMs: this.options.giveUpMs,
+    };
     const codec = this.#codecs(self, info.id);
+    // Kept across new connections to the peer, so that its files resume over the next one.
     const inbox = { transfers: new Map<string, Incoming>(), maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
+    const media = () => this.#media.get(info.id);
     const link: Link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {
         peer.state = state;
         this.emit("peer-state", { peer });
         if (state === "connected") this.emit("peer-connect", { peer });
         // A link that gave up carries nothing any more: its streams end now, not when the room says it left.
-        if (state === "failed") media.close();
+        if (state === "failed") media()?.close();
         // Who is connected sets every video cap; a link that came up can now say what it sends.
         this.#syncMedia();
         // A sender waiting to resume a file to this peer.
@@ -377,7 +386,7 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         const frame = v.safeParse(PeerControl, parseJson(text));
         if (!frame.success) return;
         if (frame.output.type === "message") this.emit("message", { from: info.id, data: frame.output.data });
-        else media.receive(frame.output);
+        else media()?.receive(frame.output);
       },
       fileChannel: (channel) =>
         receiveFile(channel, inbox, {
@@ -397,9 +406,23 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
           message: `a signaling frame from ${info.name ?? "a peer"} was forged or replayed, and was dropped`,
           peer: info.id,
         }),
-      offerApplied: () => media.offerApplied(),
+      offerApplied: () => media()?.offerApplied(),
+      // The old connection's streams have ended; what we publish goes out again on the new one.
+      renewed: () => {
+        media()?.close();
+        this.#addMedia(link, initiator);
+      },
     });
-    const from = info.id;
+    this.#peers.set(info.id, peer);
+    this.#links.set(info.id, link);
+    this.#inboxes.set(info.id, inbox);
+    this.#addMedia(link, initiator);
+    this.emit("peer-join", { peer });
+  }
+
+  /** The media slots of a link's current connection. */
+  #addMedia(link: Link, initiator: boolean): void {
+    const from = link.remoteId;
     const media = new MediaLink(
       link.pc,
       initiator,
@@ -412,13 +435,9 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
         removed: (stream) => this.emit("stream-removed", { from, stream }),
       },
     );
-    this.#peers.set(info.id, peer);
-    this.#links.set(info.id, link);
-    this.#inboxes.set(info.id, inbox);
-    this.#media.set(info.id, media);
+    this.#media.set(from, media);
     // An initiator with something to send puts the media slots in its first offer.
     media.sync();
-    this.emit("peer-join", { peer });
   }
 
   #dropAll(): void {
