@@ -188,13 +188,13 @@ async function main(): Promise<void> {
       const browser = await launchBrowser();
       try {
         if (wanted("mesh") && ours && ceiling) {
-          const mesh = await measureMesh(
-            browser,
-            ours.url,
-            ceiling.url,
-            quick ? { sizes: [2, 8], rounds: rounds(1) } : { sizes: [2, 4, 6, 8], rounds: rounds(5) },
-          );
-          report.parts.mesh = mesh.runs;
+          const mesh = await measureMesh(browser, ours.url, ceiling.url, {
+            ...(quick ? { sizes: [2, 8], rounds: rounds(1) } : { sizes: [2, 4, 6, 8], rounds: rounds(5) }),
+            vars: BENCH_VARS,
+            devLogs: { ours: () => ours.log, ceiling: () => ceiling.log },
+            groups: { ours: ours.pid, ceiling: ceiling.pid },
+          });
+          report.parts.mesh = mesh.results;
           report.summary.push(...mesh.summary);
         }
         if (wanted("cost") && ours && ceiling) {
