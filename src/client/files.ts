@@ -136,8 +136,8 @@ export interface Route {
   reopen(): Promise<RTCDataChannel | null>;
 }
 
-/** How one receiver's side of a transfer ended. */
-type Outcome = "received" | "cancelled" | "corrupt" | "closed";
+/** How one receiver's side of a transfer ended ("unreadable": our own file could not be read). */
+type Outcome = "received" | "cancelled" | "corrupt" | "closed" | "unreadable";
 
 /**
  * Sends a file to every receiver at once, each at its own pace: a receiver
@@ -171,6 +171,7 @@ export function sendFile(file: Blob & { name?: string }, id: string, routes: Rou
   );
   void Promise.all(deliveries).then((results) => {
     if (results.every((outcome) => outcome === "cancelled")) transfer.finish("cancelled", "the receiver cancelled");
+    else if (results.includes("unreadable")) transfer.finish("failed", "the file could not be read");
     else if (results.includes("corrupt")) transfer.finish("failed", "the file arrived corrupted");
     else if (results.includes("closed")) transfer.finish("failed", CLOSED);
     else transfer.finish("done");
@@ -195,22 +196,81 @@ async function deliver(
   await wire.opened;
   wire.say({ type: "file-header", name: transfer.name, size: file.size, mime: file.type, acks: true });
   let from = 0;
+  /** Blocks this receiver has been sent: the most a resume may claim to have stored. */
+  let sent = 0;
   for (;;) {
-    const outcome = await stream(file, transfer, digests, wire, from, moved).catch(() => "closed" as const);
+    let outcome: Outcome;
+    try {
+      outcome = await stream(file, transfer, digests, wire, from, (offset) => {
+        sent = Math.max(sent, Math.ceil(offset / BLOCK));
+        moved(offset);
+      });
+    } catch {
+      // The file could not be read (changed or deleted meanwhile): no resume can help.
+      wire.say({ type: "file-cancel" });
+      wire.channel.close();
+      return "unreadable";
+    }
     if (outcome !== "closed" || transfer.state !== "active" || !wire.paced) return outcome;
-    // The channel closed midway, and the receiver can resume: a new channel, once the peer is back.
+    // The channel closed midway, and the receiver can resume.
     wires.delete(wire);
-    const channel = await route.reopen();
-    if (!channel || transfer.state !== "active") return "closed";
-    wire = new SenderWire(channel);
-    wires.add(wire);
-    await wire.opened;
-    wire.say({ type: "file-resume" });
-    const stored = await wire.resumed;
-    if (stored === null) return "closed";
-    // A receiver claiming blocks it cannot have gets the file's end, and a digest that tells it so.
-    from = Math.min(stored * BLOCK, file.size);
+    const resumed = await resume(route, transfer, wires);
+    if (typeof resumed === "string") return resumed;
+    wire = resumed.wire;
+    if (resumed.stored > sent) {
+      wire.say({ type: "file-cancel" });
+      return "corrupt"; // it claims blocks it was never sent
+    }
+    from = resumed.stored * BLOCK;
   }
+}
+
+/** New channels one resume may try, within `RESUME_MS`, while the connection flaps. */
+const RESUME_ATTEMPTS = 3;
+
+/**
+ * A new channel to a receiver whose channel closed, once the peer is back,
+ * and its count of stored blocks; or how that receiver's side ended: it had
+ * the file already ("received"), or no longer has the transfer, or did not
+ * come back in time ("closed").
+ */
+async function resume(
+  route: Route,
+  transfer: Transfer,
+  wires: Set<SenderWire>,
+): Promise<{ wire: SenderWire; stored: number } | Outcome> {
+  const deadline = Date.now() + RESUME_MS;
+  for (let attempt = 0; attempt < RESUME_ATTEMPTS && Date.now() < deadline; attempt++) {
+    const channel = await route.reopen();
+    if (!channel) return "closed";
+    if (transfer.state !== "active") {
+      channel.close(); // cancelled while we waited: the receiver's side times out
+      return "closed";
+    }
+    const wire = new SenderWire(channel);
+    wires.add(wire);
+    const answer = wire.opened.then(() => {
+      wire.say({ type: "file-resume" });
+      return wire.resumed;
+    });
+    const stored = await within(answer, deadline - Date.now());
+    if (typeof stored === "number") return { wire, stored };
+    wires.delete(wire);
+    wire.channel.close();
+    // Verified before the channel closed, its word came on this one; a refusal means it gave the transfer up.
+    if (wire.outcome === "received") return "received";
+    if (wire.ended && wire.outcome !== "closed") return "closed";
+  }
+  return "closed";
+}
+
+/** The promise's value, or null once `ms` have passed. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), Math.max(0, ms));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Sends blocks from `from` on, then the digest, and waits for the receiver's word on it. */
@@ -320,9 +380,13 @@ class SenderWire {
 /** Incoming transfers from one peer at once; more are refused. */
 const MAX_INCOMING = 8;
 
-/** One peer's incoming files: those under way (by transfer id), and the largest size accepted. */
+/** Ids of files received lately, kept to answer a resume that crossed the verdict. */
+const RECEIVED_KEPT = 16;
+
+/** One peer's incoming files: those under way (by transfer id), the last received, and the largest size accepted. */
 export interface Inbox {
   readonly transfers: Map<string, Incoming>;
+  readonly received: string[];
   readonly maxFileSize: number;
 }
 
@@ -346,6 +410,8 @@ export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEv
     if (opening.output.type === "file-resume") {
       const incoming = inbox.transfers.get(id);
       if (incoming?.resume(channel)) return;
+      // Its channel closed between our verdict and the sender hearing it: say it again.
+      if (inbox.received.includes(id)) return sendControl(channel, { type: "file-received" });
       return refuse(channel); // it ended meanwhile (or never was): the sender's side ends too
     }
     const { name, size, mime, acks } = opening.output;
@@ -357,7 +423,10 @@ export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEv
     }
     const incoming = new Incoming(id, name, size, mime, acks === true, channel, on);
     inbox.transfers.set(id, incoming);
-    incoming.transfer.addEventListener("end", () => inbox.transfers.delete(id));
+    incoming.transfer.addEventListener("end", ({ detail }) => {
+      inbox.transfers.delete(id);
+      if (detail.state === "done") inbox.received.splice(0, inbox.received.push(id) - RECEIVED_KEPT);
+    });
     on.start(incoming.transfer);
   };
 }

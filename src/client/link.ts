@@ -143,7 +143,8 @@ export class Link {
     if (offer) this.#offersWaiting += 1;
     this.#enqueue(async () => {
       if (offer) this.#offersWaiting -= 1;
-      if (this.#mismatched) return;
+      // Closed (the peer left) while this frame waited: nothing may build a connection for it now.
+      if (this.#mismatched || this.#closed) return;
       if (frame.type === "key-mismatch") {
         // Only a peer that never proved it holds our key can be one that lacks it.
         if (!this.#authenticated) this.#mismatch(false);
@@ -385,6 +386,7 @@ export class Link {
    * new connection.
    */
   #renew(): void {
+    if (this.#closed) return;
     const remote = fingerprint(this.pc.remoteDescription?.sdp);
     if (remote !== null) this.#retired = [...this.#retired, remote].slice(-RETIRED_KEPT);
     this.#stopTimers();

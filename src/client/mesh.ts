@@ -368,7 +368,11 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     };
     const codec = this.#codecs(self, info.id);
     // Kept across new connections to the peer, so that its files resume over the next one.
-    const inbox = { transfers: new Map<string, Incoming>(), maxFileSize: this.options.maxFileSize ?? 2 ** 32 };
+    const inbox = {
+      transfers: new Map<string, Incoming>(),
+      received: [],
+      maxFileSize: this.options.maxFileSize ?? 2 ** 32,
+    };
     const media = () => this.#media.get(info.id);
     const link: Link = new Link(info.id, initiator, options, codec, (message) => this.#signaling.send(message), {
       state: (state) => {

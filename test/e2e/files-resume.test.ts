@@ -177,6 +177,30 @@ describeWithBrowser("files across a reconnect", () => {
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   });
 
+  it("ends failed on both sides, never resuming, when the file cannot be read midway", async () => {
+    const [ann, bob] = await pair("resume-unreadable", false);
+    // The file changes on disk while it is sent: the fifth read fails, as Chromium's would.
+    const reason = await ann.page.evaluate(async (to) => {
+      const read = Blob.prototype.arrayBuffer;
+      let reads = 0;
+      Blob.prototype.arrayBuffer = function (this: Blob) {
+        if (++reads === 5) return Promise.reject(new DOMException("the file changed", "NotReadableError"));
+        return read.call(this);
+      };
+      const parts = Array.from({ length: 16 * 16 }, () => new Uint8Array(64 * 1024));
+      const transfer = window.mesh.room.sendFile(new File(parts, "changing.bin"), { to });
+      return transfer.done.then(
+        () => "done",
+        (error: Error) => error.message,
+      );
+    }, bob.id);
+    expect(reason).toBe("the file could not be read");
+    await bob.page.waitForFunction(() => window.wire.incoming[0]?.state !== "active");
+    expect(await bob.page.evaluate(() => window.wire.incoming[0]?.state)).toBe("cancelled");
+    expect(await bob.page.evaluate(() => window.wire.fileChannels.length)).toBe(1);
+    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+  });
+
   it("ends failed, not waiting to resume, when the receiver leaves midway", async () => {
     const [ann, bob] = await pair("resume-gone", false);
     await send(ann.page, bob.id, 64);
