@@ -5,112 +5,18 @@
  * midway goes on over a new channel from the last stored block; and one whose
  * receiver leaves ends failed at once, instead of waiting to resume.
  */
-import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Transfer } from "../../src/client/mesh";
-import { describeWithBrowser, Stack } from "./browser";
+import { expect, it } from "vitest";
+import { describeWithBrowser } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { Coturn, hasCoturn, TURNSERVER_PATH } from "./turn";
+import { hasCoturn, TURNSERVER_PATH } from "./turn";
+import { outcome, RECORD_WIRE, receivedAtLeast, sendRandomFile as send, useTurnStack, watch } from "./wire-harness";
 
 const MiB = 1024 * 1024;
 /** Blocks a sender may have unacknowledged (files.ts `WINDOW`): all it can have to send again after a resume. */
 const WINDOW = 4;
 
-interface Wire {
-  /** Binary bytes the page sent on file channels. */
-  fileBytesSent: number;
-  /** File channels the page received (one per transfer, and one more per resume). */
-  fileChannels: RTCDataChannel[];
-  /** ICE restarts the page started. */
-  restarts: number;
-  /** Peer states the page saw, in order. */
-  states: string[];
-  incoming: Transfer[];
-  received: { size: number; digest: string }[];
-  outcome?: Promise<string>;
-}
-
-declare global {
-  interface Window {
-    wire: Wire;
-  }
-}
-
-/** Before the page loads: counts file bytes sent and ICE restarts, keeps the file channels it is given. */
-const RECORD_WIRE = `
-  window.wire = { fileBytesSent: 0, fileChannels: [], restarts: 0, states: [], incoming: [], received: [] };
-  const send = RTCDataChannel.prototype.send;
-  RTCDataChannel.prototype.send = function (data) {
-    if (this.label.startsWith("file:") && typeof data !== "string") window.wire.fileBytesSent += data.byteLength;
-    return send.call(this, data);
-  };
-  const restartIce = RTCPeerConnection.prototype.restartIce;
-  RTCPeerConnection.prototype.restartIce = function () {
-    window.wire.restarts += 1;
-    return restartIce.call(this);
-  };
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener("datachannel", ({ channel }) => {
-        if (channel.label.startsWith("file:")) window.wire.fileChannels.push(channel);
-      });
-    }
-  };
-`;
-
-/** After joining: records peer states and incoming files, with each arrival's SHA-256. */
-function watch(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    const hex = (bytes: ArrayBuffer) =>
-      Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    window.mesh.room.addEventListener("peer-state", ({ detail }) => window.wire.states.push(detail.peer.state));
-    window.mesh.room.addEventListener("file-start", ({ detail }) => window.wire.incoming.push(detail.transfer));
-    window.mesh.room.addEventListener("file", async ({ detail }) => {
-      const digest = hex(await crypto.subtle.digest("SHA-256", await detail.blob.arrayBuffer()));
-      window.wire.received.push({ size: detail.size, digest });
-    });
-  });
-}
-
-/** In the sending page: sends `mib` MiB of random bytes to `to`; resolves with their SHA-256. */
-function send(page: Page, to: string, mib: number): Promise<string> {
-  return page.evaluate(
-    async ({ to, mib }) => {
-      const parts = Array.from({ length: mib * 16 }, () => crypto.getRandomValues(new Uint8Array(64 * 1024)));
-      const file = new File(parts, "resume.bin");
-      const transfer = window.mesh.room.sendFile(file, { to });
-      window.wire.outcome = transfer.done.then(
-        () => "done",
-        (error: Error) => error.message,
-      );
-      const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-      return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    },
-    { to, mib },
-  );
-}
-
-/** Resolves once the receiving page's first incoming transfer has `bytes`. */
-function receivedAtLeast(page: Page, bytes: number): Promise<unknown> {
-  return page.waitForFunction((bytes) => (window.wire.incoming[0]?.loaded ?? 0) >= bytes, bytes, { timeout: 30_000 });
-}
-
-const outcome = (page: Page) => page.evaluate(() => window.wire.outcome);
-
 describeWithBrowser("files across a reconnect", () => {
-  let turn: Coturn | null = null;
-  const stack = new Stack();
-  beforeAll(async () => {
-    turn = await Coturn.start();
-    await stack.start({ vars: { TURN_URLS: turn.url, TURN_SECRET: turn.secret } });
-  });
-  afterAll(async () => {
-    turn?.child.kill("SIGCONT");
-    await stack.stop();
-    await turn?.stop();
-  });
+  const { stack, turn } = useTurnStack();
 
   /** Ann, then Bob (the newcomer, who runs ICE restarts), connected and watched. */
   async function pair(room: string, relay: boolean): Promise<[MeshPeer, MeshPeer]> {
@@ -126,18 +32,17 @@ describeWithBrowser("files across a reconnect", () => {
   }
 
   it("completes a transfer whose relayed path went down, once an ICE restart brings it back", async () => {
-    if (!turn) throw new Error("no coturn");
     const [ann, bob] = await pair("resume-ice", true);
     const mib = 24;
     const digest = await send(ann.page, bob.id, mib);
     await receivedAtLeast(bob.page, 4 * MiB);
     // The relay stops answering: nothing gets through, both ways, until it goes on.
-    turn.child.kill("SIGSTOP");
+    turn().child.kill("SIGSTOP");
     try {
       await ann.page.waitForFunction(() => window.wire.states.includes("reconnecting"), null, { timeout: 30_000 });
       await bob.page.waitForFunction(() => window.wire.restarts > 0, null, { timeout: 30_000 });
     } finally {
-      turn.child.kill("SIGCONT");
+      turn().child.kill("SIGCONT");
     }
     expect(await outcome(ann.page)).toBe("done");
     await bob.page.waitForFunction(() => window.wire.received.length === 1);

@@ -7,12 +7,11 @@
  * back both ways, a file in flight resumes over the new connection, and a
  * published stream is sent again over its media slots.
  */
-import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Transfer } from "../../src/client/mesh";
-import { describeWithBrowser, Stack } from "./browser";
+import { expect, it } from "vitest";
+import { describeWithBrowser } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { Coturn, hasCoturn, TURNSERVER_PATH } from "./turn";
+import { hasCoturn, TURNSERVER_PATH } from "./turn";
+import { outcome, RECORD_WIRE, sendRandomFile as send, useTurnStack, watch } from "./wire-harness";
 
 const MiB = 1024 * 1024;
 /** How long a connection may be down before it fails (JoinOptions.giveUpMs): short, so the suite stays quick. */
@@ -20,100 +19,18 @@ const GIVE_UP_MS = 10_000;
 /** Generous bounds for waits on a loaded machine. */
 const WAIT = { timeout: 60_000 };
 
-interface Rebuild {
-  /** Every RTCPeerConnection the page made, in order. */
-  pcs: RTCPeerConnection[];
-  /** File channels the page received (one per transfer, and one more per resume). */
-  fileChannels: RTCDataChannel[];
-  /** Peer states the page saw, in order. */
-  states: string[];
-  incoming: Transfer[];
-  received: { size: number; digest: string }[];
-  outcome?: Promise<string>;
-  /** Remote tracks the page was given, and the streams it was told were removed. */
-  tracks: MediaStreamTrack[];
-  removed: number;
-}
-
-declare global {
-  interface Window {
-    rebuild: Rebuild;
-  }
-}
-
-/** Before the page loads: keeps every connection the page makes, and the file channels it is given. */
-const RECORD = `
-  window.rebuild = { pcs: [], fileChannels: [], states: [], incoming: [], received: [], tracks: [], removed: 0 };
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.rebuild.pcs.push(this);
-      this.addEventListener("datachannel", ({ channel }) => {
-        if (channel.label.startsWith("file:")) window.rebuild.fileChannels.push(channel);
-      });
-    }
-  };
-`;
-
-/** After joining: records peer states and incoming files, with each arrival's SHA-256. */
-function watch(page: Page): Promise<void> {
-  return page.evaluate(() => {
-    const hex = (bytes: ArrayBuffer) =>
-      Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    window.mesh.room.addEventListener("peer-state", ({ detail }) => window.rebuild.states.push(detail.peer.state));
-    window.mesh.room.addEventListener("file-start", ({ detail }) => window.rebuild.incoming.push(detail.transfer));
-    window.mesh.room.addEventListener("track", ({ detail }) => window.rebuild.tracks.push(detail.track));
-    window.mesh.room.addEventListener("stream-removed", () => {
-      window.rebuild.removed += 1;
-    });
-    window.mesh.room.addEventListener("file", async ({ detail }) => {
-      const digest = hex(await crypto.subtle.digest("SHA-256", await detail.blob.arrayBuffer()));
-      window.rebuild.received.push({ size: detail.size, digest });
-    });
-  });
-}
-
-/** In the sending page: sends `mib` MiB of random bytes to `to`; resolves with their SHA-256. */
-function send(page: Page, to: string, mib: number): Promise<string> {
-  return page.evaluate(
-    async ({ to, mib }) => {
-      const parts = Array.from({ length: mib * 16 }, () => crypto.getRandomValues(new Uint8Array(64 * 1024)));
-      const file = new File(parts, "rebuild.bin");
-      const transfer = window.mesh.room.sendFile(file, { to });
-      window.rebuild.outcome = transfer.done.then(
-        () => "done",
-        (error: Error) => error.message,
-      );
-      const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-      return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    },
-    { to, mib },
-  );
-}
-
-const pcCount = (peer: MeshPeer) => peer.page.evaluate(() => window.rebuild.pcs.length);
-const states = (peer: MeshPeer) => peer.page.evaluate(() => window.rebuild.states);
+const pcCount = (peer: MeshPeer) => peer.page.evaluate(() => window.wire.pcs.length);
+const states = (peer: MeshPeer) => peer.page.evaluate(() => window.wire.states);
 const leaves = (peer: MeshPeer) =>
   peer.page.evaluate(() => window.mesh.events.filter((event) => event.type === "peer-leave").length);
 
 describeWithBrowser("a failed connection made anew", () => {
-  let turn: Coturn | null = null;
-  const stack = new Stack();
-  beforeAll(async () => {
-    turn = await Coturn.start();
-    await stack.start({ vars: { TURN_URLS: turn.url, TURN_SECRET: turn.secret } });
-  });
-  afterAll(async () => {
-    turn?.child.kill("SIGCONT");
-    await stack.stop();
-    await turn?.stop();
-  });
+  const { stack, turn } = useTurnStack();
 
   /** Ann, then Bob (the newcomer, who makes the new connection), relay-only, connected and watched. */
   async function pair(room: string): Promise<[MeshPeer, MeshPeer]> {
     const join = (name: string) =>
-      joinWithLibrary(stack.browser, stack.server.url, room, name, (page) => page.addInitScript(RECORD), {
+      joinWithLibrary(stack.browser, stack.server.url, room, name, (page) => page.addInitScript(RECORD_WIRE), {
         relay: true,
         giveUpMs: GIVE_UP_MS,
       });
@@ -129,13 +46,12 @@ describeWithBrowser("a failed connection made anew", () => {
    * connection, then lets it go on: the new connection can come up.
    */
   async function outage(bob: MeshPeer): Promise<void> {
-    if (!turn) throw new Error("no coturn");
-    turn.child.kill("SIGSTOP");
+    turn().child.kill("SIGSTOP");
     try {
-      await bob.page.waitForFunction(() => window.rebuild.states.includes("failed"), null, WAIT);
-      await bob.page.waitForFunction(() => window.rebuild.pcs.length === 2, null, WAIT);
+      await bob.page.waitForFunction(() => window.wire.states.includes("failed"), null, WAIT);
+      await bob.page.waitForFunction(() => window.wire.pcs.length === 2, null, WAIT);
     } finally {
-      turn.child.kill("SIGCONT");
+      turn().child.kill("SIGCONT");
     }
   }
 
@@ -144,7 +60,7 @@ describeWithBrowser("a failed connection made anew", () => {
     await Promise.all([connectedTo(ann, 1, WAIT.timeout), connectedTo(bob, 1, WAIT.timeout)]);
     for (const peer of [ann, bob]) {
       expect(await pcCount(peer)).toBe(2);
-      expect(await peer.page.evaluate(() => window.rebuild.pcs.map((pc) => pc.connectionState))).toEqual([
+      expect(await peer.page.evaluate(() => window.wire.pcs.map((pc) => pc.connectionState))).toEqual([
         "closed",
         "connected",
       ]);
@@ -176,15 +92,15 @@ describeWithBrowser("a failed connection made anew", () => {
     const [ann, bob] = await pair("rebuild-file");
     const mib = 24;
     const digest = await send(ann.page, bob.id, mib);
-    await bob.page.waitForFunction(() => (window.rebuild.incoming[0]?.loaded ?? 0) >= 4 * 1024 * 1024, null, WAIT);
+    await bob.page.waitForFunction(() => (window.wire.incoming[0]?.loaded ?? 0) >= 4 * 1024 * 1024, null, WAIT);
     await outage(bob);
     await rebuilt(ann, bob);
 
-    expect(await ann.page.evaluate(() => window.rebuild.outcome)).toBe("done");
-    await bob.page.waitForFunction(() => window.rebuild.received.length === 1, null, WAIT);
-    expect(await bob.page.evaluate(() => window.rebuild.received)).toEqual([{ size: mib * MiB, digest }]);
+    expect(await outcome(ann.page)).toBe("done");
+    await bob.page.waitForFunction(() => window.wire.received.length === 1, null, WAIT);
+    expect(await bob.page.evaluate(() => window.wire.received)).toEqual([{ size: mib * MiB, digest }]);
     // The first channel died with the old connection; the second, on the new one, carried the rest.
-    const labels = await bob.page.evaluate(() => window.rebuild.fileChannels.map((channel) => channel.label));
+    const labels = await bob.page.evaluate(() => window.wire.fileChannels.map((channel) => channel.label));
     expect(labels).toHaveLength(2);
     expect(labels[1]).toBe(labels[0]);
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
@@ -196,23 +112,19 @@ describeWithBrowser("a failed connection made anew", () => {
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 160, height: 120 } });
       window.mesh.room.addStream(stream, { label: "camera" });
     });
-    await bob.page.waitForFunction(() => window.rebuild.tracks.length === 1, null, WAIT);
+    await bob.page.waitForFunction(() => window.wire.tracks.length === 1, null, WAIT);
     await outage(bob);
     await rebuilt(ann, bob);
 
     // The old connection's stream ended with it; the same camera arrives again on a new slot, and plays.
-    await bob.page.waitForFunction(
-      () => window.rebuild.tracks.length === 2 && window.rebuild.removed === 1,
-      null,
-      WAIT,
-    );
-    expect(await bob.page.evaluate(() => window.rebuild.tracks.map((track) => track.readyState))).toEqual([
+    await bob.page.waitForFunction(() => window.wire.tracks.length === 2 && window.wire.removed === 1, null, WAIT);
+    expect(await bob.page.evaluate(() => window.wire.tracks.map((track) => track.readyState))).toEqual([
       "ended",
       "live",
     ]);
     await bob.page.waitForFunction(
       async () => {
-        const stats = await window.rebuild.pcs[1]?.getStats();
+        const stats = await window.wire.pcs[1]?.getStats();
         let frames = 0;
         stats?.forEach((report) => {
           if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded ?? 0;
