@@ -206,12 +206,18 @@ async function main(): Promise<void> {
           report.summary.push(...cost.summary);
         }
         if (wanted("files") && ours) {
-          const files = await measureFiles(
-            browser,
-            ours.url,
-            quick ? { mib: 16, rounds: rounds(1) } : { mib: 64, rounds: rounds(3) },
-          );
-          report.parts.files = files.runs;
+          // Its own two Chromiums (persistent profiles); --files-big=MiB sizes the memory part's file (0 skips it).
+          const big = Number(args.find((arg) => arg.startsWith("--files-big="))?.slice(12) ?? (quick ? 256 : 1024));
+          const files = await measureFiles(ours.url, {
+            ...(quick ? { mib: 16, smallMib: 4, rounds: rounds(1) } : { mib: 64, smallMib: 16, rounds: rounds(3) }),
+            bigMib: Number.isInteger(big) && big >= 0 ? big : 1024,
+            memoryRounds: rounds(quick ? 1 : 3),
+            bigTimeoutMs: 420_000,
+            memoryBudgetMs: 900_000,
+            profile: true,
+          });
+          const { runs, memory, profiles, load, states } = files;
+          report.parts.files = { runs, memory, profiles, load, states };
           report.summary.push(...files.summary);
         }
         if (wanted("privacy")) {
