@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { CHROMIUM_PATH } from "../test/e2e/chromium.ts";
-import { type Profile, type SelfTime, selfTimes, sourceMapper } from "./cpuprofile.ts";
+import { type CallFrame, type Profile, type SelfTime, selfTimes, sourceMapper } from "./cpuprofile.ts";
 import { MiB, median, ratio, round } from "./lib.ts";
 import {
   browserPid,
@@ -86,6 +86,8 @@ export interface MemoryRun {
   /** The two pages' renderer processes, resident memory summed (MiB): before, peak while sampled every 250 ms, growth; and the growth of its private anonymous part. */
   rendererBaselineMiB: number;
   rendererPeakMiB: number;
+  /** The median of the samples: the level the renderers keep while the file goes through. */
+  rendererMedianMiB: number;
   rendererGrowthMiB: number;
   rendererAnonGrowthMiB: number;
   senderRendererGrowthMiB: number;
@@ -104,7 +106,7 @@ export interface MemoryRun {
 }
 
 export interface ProfileRun {
-  kind: "sendFile" | "raw";
+  kind: Kind;
   mib: number;
   mbPerSecond: number;
   sender: SelfTime[];
@@ -114,6 +116,9 @@ export interface ProfileRun {
   receiverThreads: Record<string, number>;
   senderProcesses: Record<string, number>;
   receiverProcesses: Record<string, number>;
+  /** The page's own counters over the transfer (CDP Performance.getMetrics): layouts, style recalcs, their seconds, script and task seconds. */
+  senderRendering: Record<string, number>;
+  receiverRendering: Record<string, number>;
 }
 
 interface Peer {
@@ -456,7 +461,7 @@ async function watchMemory<T>(
   sender: Peer,
   receiver: Peer,
   task: () => Promise<T>,
-): Promise<{ result: T; before: Footprint; peak: Footprint; samples: number; series: number[][] }> {
+): Promise<{ result: T; before: Footprint; peak: Footprint; samples: number; series: number[][]; pageRss: number[] }> {
   const pages = pageRenderers([sender, receiver]);
   // The process trees are listed again every 2 s (a full /proc scan), their processes read every 250 ms.
   let trees: number[][] = [];
@@ -464,10 +469,12 @@ async function watchMemory<T>(
   const peak = { ...before, byKind: { ...before.byKind } };
   const started = performance.now();
   const series: number[][] = [];
+  const pageRss: number[] = [];
   let samples = 0;
   const sample = () => {
     if (samples % 8 === 0) trees = [processTree(sender.pid), processTree(receiver.pid)];
     const now = footprint(sender, receiver, pages, trees);
+    pageRss.push(now.pageRss);
     if (samples % 4 === 0) {
       const seconds = round((performance.now() - started) / 1000);
       series.push([seconds, mibOf(now.senderPageRss), mibOf(now.receiverPageRss)]);
@@ -482,7 +489,7 @@ async function watchMemory<T>(
   try {
     const result = await task();
     sample();
-    return { result, before, peak, samples, series };
+    return { result, before, peak, samples, series, pageRss };
   } finally {
     clearInterval(timer);
   }
@@ -539,6 +546,7 @@ async function memoryOnce(
     receiverStoredMiB: watched.result.result.storedMiB ?? null,
     rendererBaselineMiB: mibOf(before.pageRss),
     rendererPeakMiB: mibOf(peak.pageRss),
+    rendererMedianMiB: mibOf(median(watched.pageRss)),
     rendererGrowthMiB: mibOf(peak.pageRss - before.pageRss),
     rendererAnonGrowthMiB: mibOf(peak.pageAnon - before.pageAnon),
     senderRendererGrowthMiB: mibOf(peak.senderPageRss - before.senderPageRss),
@@ -562,6 +570,21 @@ async function memoryOnce(
   return run;
 }
 
+const RENDERING = [
+  "LayoutCount",
+  "RecalcStyleCount",
+  "LayoutDuration",
+  "RecalcStyleDuration",
+  "ScriptDuration",
+  "TaskDuration",
+];
+
+/** The page's rendering and task counters now. */
+async function rendering(session: CDPSession): Promise<Record<string, number>> {
+  const { metrics } = await session.send("Performance.getMetrics");
+  return Object.fromEntries(metrics.filter((metric) => RENDERING.includes(metric.name)).map((m) => [m.name, m.value]));
+}
+
 const record = (map: Map<string, number>, top = 12): Record<string, number> =>
   Object.fromEntries(
     [...map]
@@ -581,37 +604,52 @@ async function profileOnce(
   sender: Peer,
   receiver: Peer,
   receiverId: string,
-  kind: "sendFile" | "raw",
+  kind: Kind,
   mib: number,
   base: string,
+  path: string,
 ): Promise<ProfileRun> {
   const peers = [sender, receiver];
+  const pages = peers.map((peer) => (kind === "app" ? peer.app : peer.lib) as Page);
+  const sessions = await Promise.all(
+    peers.map((peer, i) => (kind === "app" ? peer.context.newCDPSession(pages[i] as Page) : peer.cdp)),
+  );
   const rendererPids = (peer: Peer) =>
     sampleBrowser(peer.pid)
       .filter((s) => s.kind === "renderer")
       .map((s) => s.pid);
-  for (const peer of peers) {
-    await peer.cdp.send("Profiler.enable");
-    await peer.cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  for (const session of sessions) {
+    await session.send("Performance.enable");
+    await session.send("Profiler.enable");
+    await session.send("Profiler.setSamplingInterval", { interval: 200 });
   }
+  const metricsBefore = await Promise.all(sessions.map(rendering));
   const threadsBefore = peers.map((peer) => threadCpu(rendererPids(peer)));
   const processesBefore = peers.map((peer) => processCpu(sampleBrowser(peer.pid)));
-  for (const peer of peers) await peer.cdp.send("Profiler.start");
-  const timed =
-    kind === "sendFile"
-      ? await sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000)
-      : await rawOnce(sender.lib, receiver.lib, mib * MiB);
+  for (const session of sessions) await session.send("Profiler.start");
+  let timed: Timed;
+  if (kind === "sendFile") timed = await sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000);
+  else if (kind === "raw") timed = await rawOnce(sender.lib, receiver.lib, mib * MiB);
+  else timed = await appOnce(pages[0] as Page, pages[1] as Page, path);
   const profiles: Profile[] = [];
-  for (const peer of peers) profiles.push((await peer.cdp.send("Profiler.stop")).profile as Profile);
+  for (const session of sessions) profiles.push((await session.send("Profiler.stop")).profile as Profile);
+  const metricsAfter = await Promise.all(sessions.map(rendering));
+  const renderingDelta = metricsAfter.map((after, i) =>
+    Object.fromEntries(
+      Object.entries(after).map(([name, value]) => [name, round(value - (metricsBefore[i]?.[name] ?? 0), 2)]),
+    ),
+  );
   const threads = peers.map((peer, i) => cpuDelta(threadsBefore[i] ?? new Map(), threadCpu(rendererPids(peer))));
   const processes = peers.map((peer, i) =>
     cpuDelta(processesBefore[i] ?? new Map(), processCpu(sampleBrowser(peer.pid))),
   );
-  for (const peer of peers) await peer.cdp.send("Profiler.disable");
-  const map = await fetch(`${base}/mesh.js.map`).then((response) => response.json());
-  const library = sourceMapper(map);
-  const describe = (frame: { url: string; functionName: string; lineNumber: number; columnNumber: number }) =>
-    frame.url.endsWith("/mesh.js") ? library(frame) : null;
+  for (const session of sessions) await session.send("Profiler.disable");
+  if (kind === "app") for (const session of sessions) await session.detach();
+  const mapOf = async (script: string) =>
+    sourceMapper(await fetch(`${base}/${script}.map`).then((response) => response.json()));
+  const [library, app] = [await mapOf("mesh.js"), await mapOf("app.js")];
+  const describe = (frame: CallFrame) =>
+    frame.url.endsWith("/mesh.js") ? library(frame) : frame.url.endsWith("/app.js") ? app(frame) : null;
   const [senderProfile, receiverProfile] = profiles;
   const run: ProfileRun = {
     kind,
@@ -623,6 +661,8 @@ async function profileOnce(
     receiverThreads: record(threads[1] ?? new Map()),
     senderProcesses: record(processes[0] ?? new Map()),
     receiverProcesses: record(processes[1] ?? new Map()),
+    senderRendering: renderingDelta[0] ?? {},
+    receiverRendering: renderingDelta[1] ?? {},
   };
   process.stderr.write(`files: profiled ${kind} ${mib} MiB: ${run.mbPerSecond} MB/s\n`);
   return run;
@@ -645,6 +685,10 @@ function profileSummary(runs: ProfileRun[]): string[] {
         "",
         `CPU s by renderer thread: ${Object.entries(threads)
           .map(([name, seconds]) => `${name} ${seconds}`)
+          .join(", ")}`,
+        "",
+        `Page counters: ${Object.entries(side === "sender" ? run.senderRendering : run.receiverRendering)
+          .map(([name, value]) => `${name} ${value}`)
           .join(", ")}`,
         "",
         `CPU s by process: ${Object.entries(processes)
@@ -740,8 +784,8 @@ export async function measureFiles(
 
     if (options.profile) {
       await pick(sender.lib, path(options.mib));
-      for (const kind of ["sendFile", "raw"] as const) {
-        profiles.push(await profileOnce(sender, receiver, receiverId, kind, options.mib, oursUrl));
+      for (const kind of kinds) {
+        profiles.push(await profileOnce(sender, receiver, receiverId, kind, options.mib, oursUrl, path(options.mib)));
       }
     }
 
@@ -815,7 +859,7 @@ function summarize(
       median(memory.filter((r) => r.kind === kind && r.mib === size && !r.timedOut).map(pick));
     const memRow = (kind: MemoryRun["kind"], size: number) => {
       const at = (pick: (run: MemoryRun) => number) => mem(kind, size, pick);
-      return `| ${kind === "raw" ? "raw loop" : "room.sendFile"}, ${size} MiB | ${at((r) => r.mbPerSecond)} | ${at((r) => r.rendererBaselineMiB)} | ${at((r) => r.rendererPeakMiB)} | ${at((r) => r.rendererGrowthMiB)} (${at((r) => r.senderRendererGrowthMiB)} / ${at((r) => r.receiverRendererGrowthMiB)}) | ${at((r) => r.rendererAnonGrowthMiB)} | ${at((r) => r.totalBaselineMiB)} | ${at((r) => r.totalPeakMiB)} | ${at((r) => r.totalGrowthMiB)} | ${at((r) => r.receiverPeakHeapMiB)} | ${kind === "raw" ? "–" : at((r) => r.receiverStoredMiB ?? Number.NaN)} |`;
+      return `| ${kind === "raw" ? "raw loop" : "room.sendFile"}, ${size} MiB | ${at((r) => r.mbPerSecond)} | ${at((r) => r.rendererBaselineMiB)} | ${at((r) => r.rendererMedianMiB)} | ${at((r) => r.rendererPeakMiB)} | ${at((r) => r.rendererGrowthMiB)} (${at((r) => r.senderRendererGrowthMiB)} / ${at((r) => r.receiverRendererGrowthMiB)}) | ${at((r) => r.rendererAnonGrowthMiB)} | ${at((r) => r.totalBaselineMiB)} | ${at((r) => r.totalPeakMiB)} | ${at((r) => r.totalGrowthMiB)} | ${at((r) => r.receiverPeakHeapMiB)} | ${kind === "raw" ? "–" : at((r) => r.receiverStoredMiB ?? Number.NaN)} |`;
     };
     const growth = (kind: MemoryRun["kind"], pick: (run: MemoryRun) => number) =>
       ratio(mem(kind, big, pick), mem(kind, options.mib, pick));
@@ -823,18 +867,18 @@ function summarize(
     summary.push(
       `### Memory while a file picked from disk goes through (RSS of both browsers sampled every 250 ms; medians of ${options.memoryRounds} interleaved rounds${timedOut.length > 0 || memory.length < options.memoryRounds * 4 ? `; ${memory.length} of ${options.memoryRounds * 4} transfers ran, within the part's ${options.memoryBudgetMs / 1000} s` : ""})`,
       "",
-      "| transfer | MB/s | page renderers before MiB | peak MiB | growth MiB (sender / receiver) | anonymous growth MiB | all processes before MiB | all processes peak MiB | all growth MiB | receiver peak JS heap MiB | receiver's stored MiB |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+      "| transfer | MB/s | page renderers before MiB | median during MiB | peak MiB | growth MiB (sender / receiver) | anonymous growth MiB | all processes before MiB | all processes peak MiB | all growth MiB | receiver peak JS heap MiB | receiver's stored MiB |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       memRow("sendFile", options.mib),
       memRow("sendFile", big),
       memRow("raw", options.mib),
       memRow("raw", big),
       ...timedOut.map(
         (r) =>
-          `| ${r.kind === "raw" ? "raw loop" : "room.sendFile"}, ${r.mib} MiB, timed out${Number.isNaN(r.sentMiB) ? "" : ` after ${r.sentMiB} MiB`} | – | ${r.rendererBaselineMiB} | ${r.rendererPeakMiB} | ${r.rendererGrowthMiB} (${r.senderRendererGrowthMiB} / ${r.receiverRendererGrowthMiB}) | ${r.rendererAnonGrowthMiB} | ${r.totalBaselineMiB} | ${r.totalPeakMiB} | ${r.totalGrowthMiB} | ${r.receiverPeakHeapMiB} | – |`,
+          `| ${r.kind === "raw" ? "raw loop" : "room.sendFile"}, ${r.mib} MiB, timed out${Number.isNaN(r.sentMiB) ? "" : ` after ${r.sentMiB} MiB`} | – | ${r.rendererBaselineMiB} | ${r.rendererMedianMiB} | ${r.rendererPeakMiB} | ${r.rendererGrowthMiB} (${r.senderRendererGrowthMiB} / ${r.receiverRendererGrowthMiB}) | ${r.rendererAnonGrowthMiB} | ${r.totalBaselineMiB} | ${r.totalPeakMiB} | ${r.totalGrowthMiB} | ${r.receiverPeakHeapMiB} | – |`,
       ),
       "",
-      `Growth ${big} MiB / ${options.mib} MiB (a ${round(big / options.mib)}× larger file): sendFile renderers ${growth("sendFile", (r) => r.rendererGrowthMiB)}, all processes ${growth("sendFile", (r) => r.totalGrowthMiB)}; raw loop renderers ${growth("raw", (r) => r.rendererGrowthMiB)}, all processes ${growth("raw", (r) => r.totalGrowthMiB)}. sendFile / raw renderer growth at ${big} MiB: ${ratio(
+      `Growth ${big} MiB / ${options.mib} MiB (a ${round(big / options.mib)}× larger file): sendFile renderers ${growth("sendFile", (r) => r.rendererGrowthMiB)} (their median level ${growth("sendFile", (r) => r.rendererMedianMiB)}), all processes ${growth("sendFile", (r) => r.totalGrowthMiB)}; raw loop renderers ${growth("raw", (r) => r.rendererGrowthMiB)} (median level ${growth("raw", (r) => r.rendererMedianMiB)}), all processes ${growth("raw", (r) => r.totalGrowthMiB)}. sendFile / raw renderer growth at ${big} MiB: ${ratio(
         mem("sendFile", big, (r) => r.rendererGrowthMiB),
         mem("raw", big, (r) => r.rendererGrowthMiB),
       )}`,
