@@ -17,7 +17,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
-import { CHROMIUM_PATH } from "../test/e2e/chromium.ts";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/e2e/chromium.ts";
 import { type CallFrame, type Profile, type SelfTime, selfTimes, sourceMapper } from "./cpuprofile.ts";
 import { MiB, median, ratio, round } from "./lib.ts";
 import {
@@ -30,16 +30,6 @@ import {
   sumOf,
   threadCpu,
 } from "./procs.ts";
-
-/** test/e2e/chromium.ts's flags (see ../shared/BROWSER.md), for launchPersistentContext. */
-const FLAGS = [
-  "--disable-gpu",
-  "--disable-quic",
-  "--allow-loopback-in-peer-connection",
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-];
 
 export interface FilesOptions {
   /** The file of the throughput rounds (MiB), and a smaller one. */
@@ -162,7 +152,7 @@ function writeFile(path: string, mib: number): void {
 
 async function launch(dir: string): Promise<{ context: BrowserContext; pid: number }> {
   mkdirSync(dir, { recursive: true });
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, args: FLAGS });
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
   return { context, pid: browserPid(dir) };
 }
 

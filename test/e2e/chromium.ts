@@ -9,7 +9,8 @@ import { type Browser, chromium } from "playwright-core";
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const hasChromium = existsSync(CHROMIUM_PATH);
 
-const FLAGS = [
+/** The flags every Chromium here needs, for a launch of another kind too (a persistent profile). */
+export const CHROMIUM_FLAGS = [
   "--disable-gpu",
   "--disable-quic",
   "--allow-loopback-in-peer-connection",
@@ -19,5 +20,5 @@ const FLAGS = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: FLAGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
 }
