@@ -100,6 +100,8 @@ export class Link {
   #iceServers: IceServer[];
   /** The peer's DTLS fingerprints on connections we replaced: descriptions carrying them are stale. */
   #retired: string[] = [];
+  /** The peer's last answer we applied, as it came: the same answer again is a duplicate. */
+  #answerApplied: string | null = null;
   /** Offers from the peer received and not yet taken in turn (see `#staleOffer`). */
   #offersWaiting = 0;
 
@@ -199,18 +201,26 @@ export class Link {
 
   /**
    * An offer still waiting for its answer (a first negotiation, a
-   * renegotiation or an ICE restart, connected or not) goes again; so does the
-   * last answer or `ready` while the connection is not up.
+   * renegotiation or an ICE restart, connected or not) goes again, and so
+   * does our last answer, even on a connection that is up: the offer of a
+   * renegotiation there (media slots, an ICE restart) waits for it, and we
+   * cannot tell whether it arrived. A peer that has it drops it. `ready` and
+   * our candidates go again only while the connection is not up, as one that
+   * is up got them.
    */
   #resendNow(): void {
     const local = this.pc.localDescription;
     if (!local || this.#mismatched) return;
-    if (this.pc.signalingState === "have-local-offer") {
+    const signaling = this.pc.signalingState;
+    if (signaling === "have-local-offer") {
       this.#sayDescription("offer", local.sdp);
-    } else if (this.#state === "connected" || this.pc.signalingState !== "stable") {
-      return; // nothing was lost, or an offer of theirs is being answered right now
+    } else if (signaling !== "stable") {
+      return; // an offer of theirs is being answered right now
     } else if (local.type === "answer") {
       this.#sayDescription("answer", local.sdp);
+      if (this.#state === "connected") return;
+    } else if (this.#state === "connected") {
+      return;
     } else {
       this.#say({ type: "ready" });
     }
@@ -295,7 +305,8 @@ export class Link {
     if (print !== null && this.#retired.includes(print)) return;
     if (type === "offer" && this.#fromNewConnection(print)) this.#renew();
     const pc = this.pc;
-    if (type === "answer" && pc.signalingState === "stable") return; // a duplicate after a resume
+    // A duplicate after a resume: one we applied, perhaps with a newer offer of ours out since.
+    if (type === "answer" && (pc.signalingState === "stable" || sdp === this.#answerApplied)) return;
     if (type === "offer" && pc.signalingState === "stable" && pc.remoteDescription?.sdp === sdp) {
       // Re-sent after the peer's resume, so it still waits for our answer: lost, or held back (`#staleOffer`).
       const local = pc.localDescription;
@@ -307,6 +318,7 @@ export class Link {
     this.#ignoreOffer = this.initiator && collision;
     if (this.#ignoreOffer) return;
     await pc.setRemoteDescription({ type, sdp });
+    if (type === "answer") this.#answerApplied = sdp;
     if (type === "offer") {
       this.on.offerApplied();
       this.#candidates = [];

@@ -5,13 +5,14 @@
  * links fail, and the newcomer starts a second RTCPeerConnection, which the
  * other side answers with one of its own. The peer never leaves; chat comes
  * back both ways, a file in flight resumes over the new connection, and a
- * published stream is sent again over its media slots.
+ * published stream is sent again over its media slots, even when the answer
+ * that brings them is lost with a signaling socket.
  */
 import { expect, it } from "vitest";
 import { describeWithBrowser } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
 import { hasCoturn, TURNSERVER_PATH } from "./turn";
-import { outcome, RECORD_WIRE, sendRandomFile as send, useTurnStack, watch } from "./wire-harness";
+import { LOSE_MEDIA_ANSWERS, outcome, RECORD_WIRE, sendRandomFile as send, useTurnStack, watch } from "./wire-harness";
 
 const MiB = 1024 * 1024;
 /** How long a connection may be down before it fails (JoinOptions.giveUpMs): short, so the suite stays quick. */
@@ -27,15 +28,24 @@ const leaves = (peer: MeshPeer) =>
 describeWithBrowser("a failed connection made anew", () => {
   const { stack, turn } = useTurnStack();
 
-  /** Ann, then Bob (the newcomer, who makes the new connection), relay-only, connected and watched. */
-  async function pair(room: string): Promise<[MeshPeer, MeshPeer]> {
-    const join = (name: string) =>
-      joinWithLibrary(stack.browser, stack.server.url, room, name, (page) => page.addInitScript(RECORD_WIRE), {
-        relay: true,
-        giveUpMs: GIVE_UP_MS,
-      });
-    const ann = await join("Ann");
-    const bob = await join("Bob");
+  /**
+   * Ann, then Bob (the newcomer, who makes the new connection), relay-only,
+   * connected and watched; `annScripts` are init scripts for Ann's page only.
+   */
+  async function pair(room: string, annScripts: string[] = []): Promise<[MeshPeer, MeshPeer]> {
+    const join = (name: string, scripts: string[]) =>
+      joinWithLibrary(
+        stack.browser,
+        stack.server.url,
+        room,
+        name,
+        async (page) => {
+          for (const script of [RECORD_WIRE, ...scripts]) await page.addInitScript(script);
+        },
+        { relay: true, giveUpMs: GIVE_UP_MS },
+      );
+    const ann = await join("Ann", annScripts);
+    const bob = await join("Bob", []);
     await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
     await Promise.all([watch(ann.page), watch(bob.page)]);
     return [ann, bob];
@@ -107,7 +117,10 @@ describeWithBrowser("a failed connection made anew", () => {
   }, 180_000);
 
   it("sends a published stream again over the new connection's media slots", async () => {
-    const [ann, bob] = await pair("rebuild-media");
+    // On each connection, Ann's answer that brings the media slots is lost as her signaling drops. The slots are
+    // negotiated once the connection is up (Ann asks with `want-media`, Bob offers them), so Bob waits for that
+    // answer on a connection that works, and only Ann's resume can bring it.
+    const [ann, bob] = await pair("rebuild-media", [LOSE_MEDIA_ANSWERS]);
     await ann.page.evaluate(async () => {
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 160, height: 120 } });
       window.mesh.room.addStream(stream, { label: "camera" });
@@ -134,6 +147,11 @@ describeWithBrowser("a failed connection made anew", () => {
       null,
       WAIT,
     );
+    // Both answers were lost indeed, and Ann's signaling came back from each drop.
+    const signaling = await ann.page.evaluate(() =>
+      window.mesh.events.filter((event) => event.type === "signaling").map((event) => event.detail.state),
+    );
+    expect(signaling).toEqual(["connected", "reconnecting", "connected", "reconnecting", "connected"]);
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   }, 180_000);
 }, [{ what: `coturn at ${TURNSERVER_PATH}`, present: hasCoturn, install: "apt-get install coturn" }]);

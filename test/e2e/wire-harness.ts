@@ -62,6 +62,30 @@ export const RECORD_WIRE = `
   };
 `;
 
+/**
+ * For `page.addInitScript`, after RECORD_WIRE: on each of the page's
+ * connections, the first answer that brings media slots is lost with a
+ * signaling socket that is dying, and a second later the page finds the
+ * socket dead (as it does when its pong stops coming) and resumes. Whatever
+ * that answer carried is up to the library to bring back.
+ */
+export const LOSE_MEDIA_ANSWERS = `{
+  const send = WebSocket.prototype.send;
+  const lost = new Set();
+  WebSocket.prototype.send = function (data) {
+    const answer = typeof data === "string" && data.includes('"type":"answer"') && data.includes("m=video");
+    const connection = window.wire.pcs.length;
+    if (!answer || lost.has(connection)) return send.call(this, data);
+    lost.add(connection);
+    setTimeout(() => {
+      const onclose = this.onclose;
+      this.onclose = null;
+      this.close();
+      onclose?.call(this, new CloseEvent("close", { code: 1006 }));
+    }, 1000);
+  };
+}`;
+
 /** After joining (with `window.mesh` from mesh-harness): records peer states, files and tracks. */
 export function watch(page: Page): Promise<void> {
   return page.evaluate(() => {
