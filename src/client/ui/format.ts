@@ -1,6 +1,9 @@
 /** Human-readable sizes and times. */
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"] as const;
+/** Made once: a transfer formats its sizes with every progress step, and `toLocaleString` makes a formatter per call. */
+const WHOLE = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const TENTHS = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
 export function formatBytes(bytes: number): string {
   let value = bytes;
@@ -9,8 +12,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  const digits = unit === 0 || value >= 100 ? 0 : 1;
-  return `${value.toLocaleString(undefined, { maximumFractionDigits: digits })} ${UNITS[unit]}`;
+  const format = unit === 0 || value >= 100 ? WHOLE : TENTHS;
+  return `${format.format(value)} ${UNITS[unit]}`;
 }
 
 /** HH:MM in the user's locale and time zone. */
