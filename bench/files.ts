@@ -811,6 +811,17 @@ export async function measureFiles(
   return { runs, memory, profiles, load, states, summary: summarize(options, runs, memory, profiles, load) };
 }
 
+/** `kind / baseline` throughput within each round: their median, and the lowest and highest. */
+function perRound(runs: FileRun[], mib: number, kind: Kind, baseline: Kind): string {
+  const rate = (round: number, of: Kind) =>
+    runs.find((r) => r.kind === of && r.mib === mib && r.round === round)?.mbPerSecond ?? Number.NaN;
+  const ratios = [...new Set(runs.map((r) => r.round))]
+    .map((round) => rate(round, kind) / rate(round, baseline))
+    .filter(Number.isFinite);
+  if (ratios.length === 0) return "n/a";
+  return `${ratio(median(ratios), 1)} (${ratio(Math.min(...ratios), 1)}–${ratio(Math.max(...ratios), 1)}, ${ratios.length} rounds)`;
+}
+
 function summarize(
   options: FilesOptions,
   runs: FileRun[],
@@ -841,6 +852,8 @@ function summarize(
       med("app", mib, (r) => r.mbPerSecond),
       ours,
     )}`,
+    "",
+    `Within each round (the ratio of two transfers a minute apart, so that a machine whose speed drifts over the run moves both), median and range over the rounds: sendFile / raw ${perRound(runs, mib, "sendFile", "raw")}; app / sendFile ${perRound(runs, mib, "app", "sendFile")}`,
     "",
   ];
   if (memory.length > 0) {
