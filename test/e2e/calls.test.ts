@@ -178,7 +178,16 @@ describeWithBrowser("calls", () => {
         const screen = window.call.local.get("screen");
         if (screen) window.call.room.removeStream(screen);
       }, null);
-      await b.page.evaluate(() => window.call.until("stream-removed", () => window.call.removed.length > 0), null);
+      // The spare stream may have come and gone before: wait for the screen's own removal.
+      await b.page.evaluate(
+        () =>
+          window.call.until("stream-removed", () =>
+            window.call.removed.some(({ stream }) =>
+              window.call.remote.some((remote) => remote.label === "screen" && remote.stream === stream),
+            ),
+          ),
+        null,
+      );
       const tracks = await remoteTracks(b.page);
       expect(tracks.filter(({ label }) => label === "screen").map(({ readyState }) => readyState)).toEqual(["ended"]);
       expect(tracks.filter(({ label }) => label === "camera").map(({ readyState }) => readyState)).toEqual([
