@@ -7,6 +7,7 @@ biome ci --error-on-warnings .
 npm run build
 tsc -p .
 tsc -p src/client
+tsc -p src/client/tsconfig.worker.json
 tsc -p test/client
 tsc -p test/e2e
 tsc -p bench

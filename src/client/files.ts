@@ -10,8 +10,8 @@
  * stored blocks as each one reaches disk. A data channel has no receive-side
  * backpressure, so these acks are what keep a receiver whose disk lags the
  * network from holding the difference. The receiver appends each block to a
- * file of its own in the Origin Private File System and hands out the
- * verified file from there; where OPFS is missing, refused (private
+ * file of its own in the Origin Private File System (disk.ts) and hands out
+ * the verified file from there; where OPFS is missing, refused (private
  * browsing) or short of room, it keeps Blob segments instead, which the
  * browser holds (in memory or on disk, as it chooses).
  *
@@ -28,6 +28,7 @@
  */
 import * as v from "valibot";
 import { FileControl, type FileHeader, FileOpening } from "../protocol";
+import { type Disk, openDisk } from "./disk";
 import { TypedEventTarget } from "./events";
 import { parseJson } from "./json";
 
@@ -52,8 +53,6 @@ const SUSPEND_MS = 60_000;
 const CLOSED = "the connection closed during the transfer";
 /** What every received file is handed out as, whatever its sender declared. */
 const OCTET = "application/octet-stream";
-/** The OPFS directory of received files, and the prefix of the Web Locks that tell whose they are. */
-const INCOMING = "rendezvous-incoming";
 const ignore = () => undefined;
 
 /** The events a transfer dispatches, each a CustomEvent with this `detail`. */
@@ -625,14 +624,6 @@ export class Incoming {
   }
 }
 
-/** A received file in OPFS: where it is, and the stream that appends to it. */
-interface Disk {
-  dir: FileSystemDirectoryHandle;
-  name: string;
-  handle: FileSystemFileHandle;
-  out: FileSystemWritableFileStream;
-}
-
 /**
  * Where a received file's blocks go, in order: a file in OPFS, or Blob
  * segments where OPFS is not to be had. Each step waits for the one before
@@ -659,11 +650,11 @@ class Store {
     }, ignore);
   }
 
-  /** Resolves once the block is stored; rejects if it never will be. */
+  /** Resolves once the block is stored; rejects if it never will be. The block is the store's from then on. */
   add(block: Uint8Array<ArrayBuffer>): Promise<void> {
     return this.#then(async () => {
       if (this.#over) throw new Error("discarded");
-      if (this.#disk) return this.#disk.out.write(block);
+      if (this.#disk) return this.#disk.write(block);
       this.#blocks.push(block);
       if (this.#blocks.length < BLOCKS_PER_SEGMENT) return;
       this.#segments.push(new Blob(this.#blocks));
@@ -684,8 +675,7 @@ class Store {
   finish(): Promise<Blob> {
     return this.#then(async () => {
       if (!this.#disk) return new Blob([...this.#segments, ...this.#blocks], { type: OCTET });
-      await this.#disk.out.close();
-      return new Blob([await this.#disk.handle.getFile()], { type: OCTET });
+      return new Blob([await this.#disk.close()], { type: OCTET });
     });
   }
 
@@ -697,16 +687,14 @@ class Store {
     void this.#then(async () => {
       const disk = this.#disk;
       this.#disk = null;
-      if (!disk) return;
-      await disk.out.abort().catch(ignore); // a finished file's stream is closed already
-      await disk.dir.removeEntry(disk.name).catch(ignore);
+      await disk?.remove();
     }).catch(ignore);
   }
 
   /**
    * Runs a step after the others. A step that fails loses the file: the
-   * blocks written so far reach the file only when its stream closes (writes
-   * go to a swap file), so there is nothing to fall back on midway.
+   * blocks before it are acked and gone from this page, so there is nothing
+   * to fall back on midway.
    */
   #then<T>(step: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(step);
@@ -716,75 +704,6 @@ class Store {
       this.lost(error);
     });
     return result;
-  }
-}
-
-/** Files this page has stored, for their names. */
-let storedFiles = 0;
-
-/**
- * A new file in this page's part of `rendezvous-incoming`, open for
- * appending. Fails where OPFS or Web Locks are missing or refused, and where
- * the origin's quota has no room for `size` bytes: a disk that fills up
- * midway loses the transfer, Blob segments do not.
- */
-async function openDisk(size: number): Promise<Disk> {
-  const { dir, page } = await incoming();
-  const { quota = 0, usage = 0 } = await navigator.storage.estimate();
-  if (quota - usage < size) throw new RangeError("no room for the file");
-  const name = `${page}.${++storedFiles}`;
-  const handle = await dir.getFileHandle(name, { create: true });
-  try {
-    return { dir, name, handle, out: await handle.createWritable() };
-  } catch (error) {
-    await dir.removeEntry(name).catch(ignore);
-    throw error;
-  }
-}
-
-let storage: Promise<{ dir: FileSystemDirectoryHandle; page: string }> | undefined;
-
-/**
- * The directory, and this page's name in it: its files' names start with
- * it, and the page holds a Web Lock of that name for as long as it lives, so
- * that any page can tell a live page's files (another tab receiving right
- * now, or offering a download) from those a closed or crashed page left.
- * Settles once per page: where it fails, every transfer takes Blob segments.
- */
-function incoming(): Promise<{ dir: FileSystemDirectoryHandle; page: string }> {
-  storage ??= (async () => {
-    const root = await navigator.storage.getDirectory();
-    const page = crypto.randomUUID();
-    await new Promise<void>((granted, refused) => {
-      navigator.locks
-        .request(`${INCOMING}/${page}`, () => {
-          granted();
-          return new Promise(ignore); // held until the page goes
-        })
-        .catch(refused);
-    });
-    return { dir: await root.getDirectoryHandle(INCOMING, { create: true }), page };
-  })();
-  return storage;
-}
-
-/**
- * Called when a page joins a room: opens this page's part of the directory
- * now, so that a first transfer's blocks do not wait for it, and deletes the
- * received files of pages that are gone (closed or crashed): a page that
- * lives holds its lock (see `incoming`). A file's age says nothing: one being
- * written keeps its creation time (the writes go to a swap file), and an open
- * tab may offer a download for days.
- */
-export async function sweep(): Promise<void> {
-  incoming().catch(ignore);
-  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(INCOMING);
-  const names: string[] = [];
-  for await (const name of dir.keys()) names.push(name);
-  // Listed before the locks are read: a page holds its lock before it creates its first file.
-  const live = new Set((await navigator.locks.query()).held?.map((lock) => lock.name));
-  for (const name of names) {
-    if (!live.has(`${INCOMING}/${name.split(".")[0]}`)) await dir.removeEntry(name).catch(ignore);
   }
 }
 

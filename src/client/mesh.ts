@@ -19,8 +19,9 @@
 import * as v from "valibot";
 import { type IceServer, PeerControl, type PeerInfo, ROOM_NAME } from "../protocol";
 import { type CodecFactory, plaintext, sealed } from "./codec";
+import { sweep } from "./disk";
 import { TypedEventTarget } from "./events";
-import { type Inbox, type Incoming, RESUME_MS, receiveFile, sendFile, sweep, type Transfer } from "./files";
+import { type Inbox, type Incoming, RESUME_MS, receiveFile, sendFile, type Transfer } from "./files";
 import { canRelay } from "./ice";
 import { parseJson } from "./json";
 import { Link, type LinkState } from "./link";

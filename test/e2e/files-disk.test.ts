@@ -13,6 +13,7 @@
  * browsers; the sender is always Chromium.
  */
 import { expect, it } from "vitest";
+import type { DiskReply, DiskRequest } from "../../src/client/disk-messages";
 import type { Transfer } from "../../src/client/mesh";
 import { describeWithBrowser, firefoxRequirement, useStack } from "./browser";
 import { type CallPage, callPage, connectedPeers, joinCall } from "./call-harness";
@@ -40,7 +41,7 @@ interface Probe {
   incoming: Transfer[];
   arrivals: Arrival[];
   blobs: Blob[];
-  /** Writes to OPFS streams, and bytes they wrote, in the current transfer. */
+  /** Writes to OPFS, and bytes they wrote, in the current transfer. */
   writes: number;
   written: number;
   /** Most bytes of the current transfer received and not yet written. */
@@ -61,6 +62,8 @@ interface Probe {
   ended(count: number): Promise<{ state: string; reason: string }>;
   /** Bytes received when the first write began (diagnostic). */
   heldAtFirstWrite: number;
+  /** How blocks reached OPFS: through the disk worker, or `createWritable`'s stream. */
+  paths: Set<"worker" | "stream">;
 }
 
 declare global {
@@ -84,6 +87,7 @@ function installProbe(): void {
     failWritesAfter: Number.POSITIVE_INFINITY,
     slowWritesMs: 0,
     heldAtFirstWrite: -1,
+    paths: new Set(),
     // The prototype's own getDirectory: a test may stub the page's.
     stored: async () => {
       const root = await StorageManager.prototype.getDirectory.call(navigator.storage);
@@ -138,16 +142,47 @@ function installProbe(): void {
   };
   window.filesDisk = probe;
 
+  // Every block written, through the disk worker or a writable stream, is counted, and slowed or failed as the test says.
+  const hooked = async (path: "worker" | "stream", bytes: number, write: () => Promise<void>) => {
+    if (probe.writes === 0) probe.heldAtFirstWrite = probe.incoming.at(-1)?.loaded ?? -2;
+    probe.paths.add(path);
+    if (++probe.writes > probe.failWritesAfter) throw new DOMException("the disk is full", "QuotaExceededError");
+    if (probe.slowWritesMs > 0) await new Promise((resolve) => setTimeout(resolve, probe.slowWritesMs));
+    await write();
+    probe.written += bytes;
+  };
   const write = FileSystemWritableFileStream.prototype.write;
-  FileSystemWritableFileStream.prototype.write = async function (
+  FileSystemWritableFileStream.prototype.write = function (
     this: FileSystemWritableFileStream,
     data: FileSystemWriteChunkType,
   ) {
-    if (probe.writes === 0) probe.heldAtFirstWrite = probe.incoming.at(-1)?.loaded ?? -2;
-    if (++probe.writes > probe.failWritesAfter) throw new DOMException("the disk is full", "QuotaExceededError");
-    if (probe.slowWritesMs > 0) await new Promise((resolve) => setTimeout(resolve, probe.slowWritesMs));
-    await write.call(this, data);
-    probe.written += ArrayBuffer.isView(data) ? data.byteLength : 0;
+    return hooked("stream", ArrayBuffer.isView(data) ? data.byteLength : 0, () => write.call(this, data));
+  };
+  // The disk worker's `write` requests, among the page's messages to workers.
+  const isWrite = (message: unknown): message is Extract<DiskRequest, { op: "write" }> =>
+    typeof message === "object" &&
+    message !== null &&
+    "op" in message &&
+    message.op === "write" &&
+    "bytes" in message &&
+    message.bytes instanceof ArrayBuffer;
+  // The page's side of the worker's writes: the request goes on once the hook allows, and is done at its reply.
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
+  ) {
+    const bytes = isWrite(args[0]) ? args[0].bytes.byteLength : null;
+    if (bytes === null) return Reflect.apply(post, this, args);
+    const replied = () =>
+      new Promise<void>((resolve) => {
+        this.addEventListener("message", () => resolve(), { once: true });
+        Reflect.apply(post, this, args);
+      });
+    hooked("worker", bytes, replied).catch((error: DOMException) => {
+      const reply: DiskReply = { ok: false, name: error.name, message: error.message };
+      this.dispatchEvent(new MessageEvent("message", { data: reply }));
+    });
   };
   const NativeBlob = Blob;
   window.Blob = class extends NativeBlob {
@@ -166,6 +201,7 @@ function installProbe(): void {
     probe.incoming.push(transfer);
     probe.writes = probe.written = probe.peakHeld = probe.blobBytes = 0;
     probe.heldAtFirstWrite = -1;
+    probe.paths.clear();
     transfer.addEventListener("progress", () => {
       sample();
       probe.blobBytesDuring = probe.blobBytes;
@@ -305,13 +341,25 @@ describeWithBrowser("received files on disk", () => {
         const probe = window.filesDisk;
         for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
         const { writes, written, peakHeld, blobBytesDuring, arrivals, heldAtFirstWrite } = probe;
-        return { writes, written, peakHeld, blobBytesDuring, arrivals, heldAtFirstWrite, stored: await probe.stored() };
+        const paths = [...probe.paths];
+        return {
+          writes,
+          written,
+          peakHeld,
+          blobBytesDuring,
+          arrivals,
+          heldAtFirstWrite,
+          paths,
+          stored: await probe.stored(),
+        };
       }, null);
       console.info(
         `${kind}: ${size} MiB received in ${probe.writes} writes; the page held at most ${(probe.peakHeld / MiB).toFixed(2)} MiB of it (${probe.heldAtFirstWrite} bytes had arrived at the first write)`,
       );
       expect(probe.arrivals).toEqual([{ size: size * MiB, type: "application/octet-stream", digest }]);
-      // Every block went to disk, one write each, and none into a Blob: the page never held more than its budget.
+      // Every block went to disk through the disk worker, one write each, and none into a Blob: the page never
+      // held more than its budget.
+      expect(probe.paths).toEqual(["worker"]);
       expect(probe.writes).toBe(size);
       expect(probe.written).toBe(size * MiB);
       expect(probe.blobBytesDuring).toBe(0);
@@ -368,6 +416,61 @@ describeWithBrowser("received files on disk", () => {
       expect(await receiver.page.evaluate(() => window.filesDisk.stored(), null)).toEqual([]);
     }
     await Promise.all([senders, refused, full].map((p) => p.close()));
+  });
+
+  it("chromium: writes through createWritable where the page cannot start the disk worker", async () => {
+    const [senders, refused, missing] = await Promise.all([
+      profile("chromium"),
+      profile("chromium"),
+      profile("chromium"),
+    ]);
+    const sender = await senders.open("disk-stream", "Ann");
+    const receivers = [
+      // A page that loads /mesh.js from another origin: the browser refuses the worker at once.
+      await refused.open("disk-stream", "Bob", (page) =>
+        page.evaluate(() => {
+          window.Worker = new Proxy(Worker, {
+            construct() {
+              throw new DOMException("not this origin's script", "SecurityError");
+            },
+          });
+        }, null),
+      ),
+      // The worker's script does not load: the worker fails after it was made.
+      await missing.open("disk-stream", "Cy", (page) =>
+        page.evaluate(() => {
+          window.Worker = class extends Worker {
+            constructor(_url: string | URL, options?: WorkerOptions) {
+              super("/no-such-worker.js", options);
+            }
+          };
+        }, null),
+      ),
+    ];
+    await Promise.all([connectedPeers(sender.page, 2), ...receivers.map((r) => connectedPeers(r.page, 2))]);
+    for (const receiver of receivers) await receiver.page.evaluate(installProbe, null);
+    const digest = await sender.page.evaluate(sendTo, { to: null, mib: 6, hash: true, corrupt: false });
+    expect(await outcome(sender)).toBe("done");
+    for (const receiver of receivers) {
+      await receiver.page.evaluate(() => window.filesDisk.ended(1), null);
+      const probe = await receiver.page.evaluate(async () => {
+        const probe = window.filesDisk;
+        for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+        return {
+          paths: [...probe.paths],
+          writes: probe.writes,
+          arrivals: probe.arrivals,
+          stored: await probe.stored(),
+        };
+      }, null);
+      expect(probe.arrivals).toEqual([{ size: 6 * MiB, type: "application/octet-stream", digest }]);
+      expect(probe).toMatchObject({
+        paths: ["stream"],
+        writes: 6,
+        stored: [{ name: expect.any(String), size: 6 * MiB }],
+      });
+    }
+    await Promise.all([senders, refused, missing].map((p) => p.close()));
   });
 
   for (const kind of ["chromium", "firefox"] as const) {

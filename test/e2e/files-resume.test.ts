@@ -57,11 +57,14 @@ describeWithBrowser("files across a reconnect", () => {
   it("goes on over a new channel from the last stored block when the channel closes midway", async () => {
     const [ann, bob] = await pair("resume-channel", false);
     // A slow disk: blocks are still waiting to be stored when the channel closes, and stored after it reopens.
+    // Each message to the disk worker (one per block written) goes 100 ms late.
     await bob.page.evaluate(() => {
-      const write = FileSystemWritableFileStream.prototype.write;
-      FileSystemWritableFileStream.prototype.write = async function (this: FileSystemWritableFileStream, data) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        return write.call(this, data);
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (
+        this: Worker,
+        ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
+      ) {
+        setTimeout(() => Reflect.apply(post, this, args), 100);
       };
     });
     const mib = 24;

@@ -1,0 +1,182 @@
+/**
+ * Received files on disk: this page's part of the Origin Private File
+ * System's `rendezvous-incoming` directory, a file there for each incoming
+ * transfer, and the sweep of files that closed pages left.
+ *
+ * A file is appended to through a sync access handle in a worker of its own
+ * (disk-worker.ts) where the page can start one, and through `createWritable`
+ * where it cannot (a page that loads /mesh.js from another origin, or a
+ * browser without sync handles).
+ */
+import type { DiskReply, DiskRequest } from "./disk-messages";
+
+/** The OPFS directory of received files, and the prefix of the Web Locks that tell whose they are. */
+const INCOMING = "rendezvous-incoming";
+const ignore = () => undefined;
+
+/** A received file being written, in order. */
+export interface Disk {
+  /** Resolves once the block is stored. Its buffer may be handed to the worker: the caller must not use it again. */
+  write(block: Uint8Array<ArrayBuffer>): Promise<void>;
+  /** The stored file, once all that was written is on disk. */
+  close(): Promise<File>;
+  /** Deletes the file, finished or not; whatever is still being written is dropped. */
+  remove(): Promise<void>;
+}
+
+/** Files this page has stored, for their names. */
+let storedFiles = 0;
+
+/**
+ * A new file in this page's part of `rendezvous-incoming`, open for
+ * appending. Fails where OPFS or Web Locks are missing or refused, and where
+ * the origin's quota has no room for `size` bytes: a disk that fills up
+ * midway loses the transfer.
+ */
+export async function openDisk(size: number): Promise<Disk> {
+  const { dir, page } = await incoming();
+  const { quota = 0, usage = 0 } = await navigator.storage.estimate();
+  if (quota - usage < size) throw new RangeError("no room for the file");
+  const name = `${page}.${++storedFiles}`;
+  const handle = await dir.getFileHandle(name, { create: true });
+  const remove = () => dir.removeEntry(name).catch(ignore);
+  try {
+    return await WorkerDisk.open(handle, name, remove).catch(() => streamDisk(handle, remove));
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+/** Appends through `createWritable`: its writes reach the file when it closes (they go to a swap file until then). */
+async function streamDisk(handle: FileSystemFileHandle, remove: () => Promise<void>): Promise<Disk> {
+  const out = await handle.createWritable();
+  return {
+    write: (block) => out.write(block),
+    close: async () => {
+      await out.close();
+      return handle.getFile();
+    },
+    remove: async () => {
+      await out.abort().catch(ignore); // a finished file's stream is closed already
+      await remove();
+    },
+  };
+}
+
+/** Appends through a sync access handle in a worker of its own, which holds the file locked until `close`. */
+class WorkerDisk implements Disk {
+  readonly #worker: Worker;
+  /** The request under way: the page sends one at a time. */
+  #waiting: { resolve(): void; reject(error: unknown): void } | null = null;
+  /** Why the worker is gone (closed, or failed): later requests fail at once. */
+  #gone: Error | null = null;
+
+  private constructor(
+    private readonly handle: FileSystemFileHandle,
+    private readonly removeFile: () => Promise<void>,
+  ) {
+    // Throws where the page may not start it (another origin's page); the error event is a script that did not load.
+    this.#worker = new Worker(new URL("./disk-worker.js", import.meta.url), { name: "rendezvous disk" });
+    this.#worker.onmessage = ({ data }: MessageEvent<DiskReply>) => {
+      const waiting = this.#waiting;
+      this.#waiting = null;
+      if (data.ok) waiting?.resolve();
+      else waiting?.reject(new DOMException(data.message, data.name));
+    };
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#end(new Error(`the disk worker failed (${event.message || "it did not start"})`));
+    };
+  }
+
+  static async open(handle: FileSystemFileHandle, name: string, remove: () => Promise<void>): Promise<Disk> {
+    const disk = new WorkerDisk(handle, remove);
+    try {
+      await disk.#ask({ op: "open", name });
+    } catch (error) {
+      disk.#end(new Error("closed"));
+      throw error;
+    }
+    return disk;
+  }
+
+  write(block: Uint8Array<ArrayBuffer>): Promise<void> {
+    return this.#ask({ op: "write", bytes: block.buffer }, [block.buffer]);
+  }
+
+  async close(): Promise<File> {
+    await this.#ask({ op: "close" });
+    this.#end(new Error("closed"));
+    return this.handle.getFile();
+  }
+
+  async remove(): Promise<void> {
+    // The handle locks the file until it closes: a worker that is gone has let go of it.
+    if (!this.#gone) await this.#ask({ op: "close" }).catch(ignore);
+    this.#end(new Error("removed"));
+    await this.removeFile();
+  }
+
+  #ask(request: DiskRequest, transfer: Transferable[] = []): Promise<void> {
+    if (this.#gone) return Promise.reject(this.#gone);
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+      this.#worker.postMessage(request, transfer);
+    });
+  }
+
+  #end(why: Error): void {
+    if (this.#gone) return;
+    this.#gone = why;
+    this.#worker.terminate();
+    this.#waiting?.reject(why);
+    this.#waiting = null;
+  }
+}
+
+let storage: Promise<{ dir: FileSystemDirectoryHandle; page: string }> | undefined;
+
+/**
+ * The directory, and this page's name in it: its files' names start with
+ * it, and the page holds a Web Lock of that name for as long as it lives, so
+ * that any page can tell a live page's files (another tab receiving right
+ * now, or offering a download) from those a closed or crashed page left.
+ * Settles once per page: where it fails, every transfer takes Blob segments.
+ */
+function incoming(): Promise<{ dir: FileSystemDirectoryHandle; page: string }> {
+  storage ??= (async () => {
+    const root = await navigator.storage.getDirectory();
+    const page = crypto.randomUUID();
+    await new Promise<void>((granted, refused) => {
+      navigator.locks
+        .request(`${INCOMING}/${page}`, () => {
+          granted();
+          return new Promise(ignore); // held until the page goes
+        })
+        .catch(refused);
+    });
+    return { dir: await root.getDirectoryHandle(INCOMING, { create: true }), page };
+  })();
+  return storage;
+}
+
+/**
+ * Called when a page joins a room: opens this page's part of the directory
+ * now, so that a first transfer's blocks do not wait for it, and deletes the
+ * received files of pages that are gone (closed or crashed): a page that
+ * lives holds its lock (see `incoming`). A file's age says nothing: one
+ * written through `createWritable` keeps its creation time until it closes,
+ * and an open tab may offer a download for days.
+ */
+export async function sweep(): Promise<void> {
+  incoming().catch(ignore);
+  const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(INCOMING);
+  const names: string[] = [];
+  for await (const name of dir.keys()) names.push(name);
+  // Listed before the locks are read: a page holds its lock before it creates its first file.
+  const live = new Set((await navigator.locks.query()).held?.map((lock) => lock.name));
+  for (const name of names) {
+    if (!live.has(`${INCOMING}/${name.split(".")[0]}`)) await dir.removeEntry(name).catch(ignore);
+  }
+}
