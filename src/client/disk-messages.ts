@@ -10,5 +10,8 @@ export type DiskRequest =
   /** Flushes and closes the file, which lets the page read or delete it. */
   | { op: "close" };
 
-/** Done, or the error that stopped it, by name (a full disk is a `QuotaExceededError`). */
-export type DiskReply = { ok: true } | { ok: false; name: string; message: string };
+/**
+ * Done, or the error that stopped it, by name (a full disk is a `QuotaExceededError`). A write's answer hands
+ * its buffer back, transferred, for the page to fill again.
+ */
+export type DiskReply = { ok: true; written?: ArrayBuffer } | { ok: false; name: string; message: string };

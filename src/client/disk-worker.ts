@@ -16,7 +16,7 @@ let file: FileSystemSyncAccessHandle | undefined;
 let at = 0;
 let queue = Promise.resolve();
 
-async function run(request: DiskRequest): Promise<void> {
+async function run(request: DiskRequest): Promise<ArrayBuffer | undefined> {
   switch (request.op) {
     case "open": {
       const root = await navigator.storage.getDirectory();
@@ -30,7 +30,7 @@ async function run(request: DiskRequest): Promise<void> {
       at += written;
       // A short write is a disk that filled up: the rest of the block is lost, and with it the file.
       if (written !== request.bytes.byteLength) throw new DOMException("the disk is full", "QuotaExceededError");
-      return;
+      return request.bytes;
     }
     case "close":
       file?.flush();
@@ -39,13 +39,13 @@ async function run(request: DiskRequest): Promise<void> {
   }
 }
 
-const reply = (answer: DiskReply) => self.postMessage(answer);
+const reply = (answer: DiskReply, transfer: Transferable[] = []) => self.postMessage(answer, transfer);
 
 // Only this origin's pages can start this worker or message it: its requests are the page's own.
 self.onmessage = ({ data }: MessageEvent<DiskRequest>) => {
   queue = queue.then(() =>
     run(data).then(
-      () => reply({ ok: true }),
+      (written) => (written ? reply({ ok: true, written }, [written]) : reply({ ok: true })),
       (error: unknown) =>
         reply(
           error instanceof Error

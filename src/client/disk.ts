@@ -22,7 +22,15 @@ export interface Disk {
   close(): Promise<File>;
   /** Deletes the file, finished or not; whatever is still being written is dropped. */
   remove(): Promise<void>;
+  /**
+   * A buffer of `bytes` that a write is done with, to fill again, if there is one: a fresh 1 MiB buffer costs the
+   * page faults of new memory, about as much as hashing it (bench/results/2026-12-02-files-ablation).
+   */
+  spare(bytes: number): Uint8Array<ArrayBuffer> | null;
 }
+
+/** Written buffers a worker disk keeps to fill again: enough that a steady transfer allocates none. */
+const SPARES = 2;
 
 /** Files this page has stored, for their names. */
 let storedFiles = 0;
@@ -61,6 +69,8 @@ async function streamDisk(handle: FileSystemFileHandle, remove: () => Promise<vo
       await out.abort().catch(ignore); // a finished file's stream is closed already
       await remove();
     },
+    // The stream may hold on to what it was given until it closes.
+    spare: () => null,
   };
 }
 
@@ -71,6 +81,7 @@ class WorkerDisk implements Disk {
   #waiting: { resolve(): void; reject(error: unknown): void } | null = null;
   /** Why the worker is gone (closed, or failed): later requests fail at once. */
   #gone: Error | null = null;
+  readonly #spares: ArrayBuffer[] = [];
 
   private constructor(
     private readonly handle: FileSystemFileHandle,
@@ -81,6 +92,7 @@ class WorkerDisk implements Disk {
     this.#worker.onmessage = ({ data }: MessageEvent<DiskReply>) => {
       const waiting = this.#waiting;
       this.#waiting = null;
+      if (data.ok && data.written && this.#spares.length < SPARES) this.#spares.push(data.written);
       if (data.ok) waiting?.resolve();
       else waiting?.reject(new DOMException(data.message, data.name));
     };
@@ -116,6 +128,12 @@ class WorkerDisk implements Disk {
     if (!this.#gone) await this.#ask({ op: "close" }).catch(ignore);
     this.#end(new Error("removed"));
     await this.removeFile();
+  }
+
+  spare(bytes: number): Uint8Array<ArrayBuffer> | null {
+    const at = this.#spares.findIndex((buffer) => buffer.byteLength === bytes);
+    const [buffer] = at === -1 ? [] : this.#spares.splice(at, 1);
+    return buffer ? new Uint8Array(buffer) : null;
   }
 
   #ask(request: DiskRequest, transfer: Transferable[] = []): Promise<void> {

@@ -588,7 +588,7 @@ export class Incoming {
 
   /** One block: its digest joins the hash list, its bytes the stored file; the sender hears once it is stored. */
   #seal(): void {
-    const block = joined(this.#pending);
+    const block = joined(this.#pending, this.#store.buffer(this.#pendingBytes));
     this.#digests.add(this.#sealed, block);
     this.#sealed += 1;
     this.#pending = [];
@@ -662,6 +662,11 @@ class Store {
     });
   }
 
+  /** A buffer of `bytes` to fill with the next block: one the disk is done with, where it has one. */
+  buffer(bytes: number): Uint8Array<ArrayBuffer> {
+    return this.#disk?.spare(bytes) ?? new Uint8Array(bytes);
+  }
+
   /** Resolves once every step so far is done, however it went. */
   flushed(): Promise<void> {
     return this.#queue.then(ignore, ignore);
@@ -729,15 +734,17 @@ class HashList {
   }
 }
 
-/** Copies buffers into one. */
-function joined(buffers: ArrayBuffer[]): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(buffers.reduce((total, buffer) => total + buffer.byteLength, 0));
+/** Copies buffers into one, `into` if given (it must be their size). */
+function joined(
+  buffers: ArrayBuffer[],
+  into = new Uint8Array(buffers.reduce((total, buffer) => total + buffer.byteLength, 0)),
+): Uint8Array<ArrayBuffer> {
   let at = 0;
   for (const buffer of buffers) {
-    bytes.set(new Uint8Array(buffer), at);
+    into.set(new Uint8Array(buffer), at);
     at += buffer.byteLength;
   }
-  return bytes;
+  return into;
 }
 
 /** Resolves when the channel opens, or closes instead: the sender only waits for it, and finds out which later. */

@@ -122,7 +122,8 @@ function installProbe(): void {
       for (const deadline = Date.now() + 20_000; ; ) {
         const loaded = probe.incoming[count - 1]?.loaded ?? 0;
         if (loaded >= bytes && (await probe.stored()).length > 0) return;
-        if (Date.now() > deadline) throw new Error(`only ${loaded} bytes arrived, or nothing was stored`);
+        if (Date.now() > deadline)
+          throw new Error(`transfer ${count}: only ${loaded} bytes arrived, or nothing was stored`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
