@@ -100,7 +100,7 @@ export class Link {
   #iceServers: IceServer[];
   /** The peer's DTLS fingerprints on connections we replaced: descriptions carrying them are stale. */
   #retired: string[] = [];
-  /** The peer's last answer we applied, as it came: the same answer again is a duplicate. */
+  /** The origin (see `origin`) of the peer's last answer we applied: the same answer again is a duplicate. */
   #answerApplied: string | null = null;
   /** Offers from the peer received and not yet taken in turn (see `#staleOffer`). */
   #offersWaiting = 0;
@@ -306,8 +306,9 @@ export class Link {
     if (type === "offer" && this.#fromNewConnection(print)) this.#renew();
     const pc = this.pc;
     // A duplicate after a resume: one we applied, perhaps with a newer offer of ours out since.
-    if (type === "answer" && (pc.signalingState === "stable" || sdp === this.#answerApplied)) return;
-    if (type === "offer" && pc.signalingState === "stable" && pc.remoteDescription?.sdp === sdp) {
+    const id = origin(sdp);
+    if (type === "answer" && (pc.signalingState === "stable" || (id !== null && id === this.#answerApplied))) return;
+    if (type === "offer" && pc.signalingState === "stable" && id !== null && id === origin(pc.remoteDescription?.sdp)) {
       // Re-sent after the peer's resume, so it still waits for our answer: lost, or held back (`#staleOffer`).
       const local = pc.localDescription;
       if (local?.type === "answer") this.#sayDescription("answer", local.sdp);
@@ -318,7 +319,7 @@ export class Link {
     this.#ignoreOffer = this.initiator && collision;
     if (this.#ignoreOffer) return;
     await pc.setRemoteDescription({ type, sdp });
-    if (type === "answer") this.#answerApplied = sdp;
+    if (type === "answer") this.#answerApplied = id;
     if (type === "offer") {
       this.on.offerApplied();
       this.#candidates = [];
@@ -497,6 +498,16 @@ export class Link {
 }
 
 /** The DTLS certificate fingerprint an SDP names (one per connection), or null. */
+/**
+ * A description's identity, its `o=` line: the session id and version, which
+ * a new offer or answer changes. The text said again after a resume is not
+ * the one first sent: it is re-read from the browser, with the candidates
+ * gathered since (and Chromium's default address in `c=`).
+ */
+function origin(sdp: string | undefined): string | null {
+  return sdp?.match(/^o=([^\r\n]+)/m)?.[1]?.trim() ?? null;
+}
+
 function fingerprint(sdp: string | undefined): string | null {
   return sdp?.match(/^a=fingerprint:([^\r\n]+)/m)?.[1]?.trim() ?? null;
 }

@@ -1,11 +1,16 @@
 /**
- * A server restart mid-call: `wrangler dev` stops while peers are connected,
- * they keep talking peer to peer, and once it is back their signaling resumes
- * with the same ids and a newcomer connects to everyone.
+ * Restarts mid-call. The server's: `wrangler dev` stops while peers are
+ * connected, they keep talking peer to peer, and once it is back their
+ * signaling resumes with the same ids and a newcomer connects to everyone.
+ * And an ICE restart offered to a peer whose signaling is away: on resuming,
+ * that peer says its last answer again, which must not be taken for the
+ * answer to the newer offer.
  */
 import { expect, it } from "vitest";
 import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
+import { SignalingTap } from "./tap";
+import { RECORD_WIRE } from "./wire-harness";
 
 describeWithBrowser("server restart mid-call", () => {
   const stack = useStack();
@@ -50,5 +55,52 @@ describeWithBrowser("server restart mid-call", () => {
     await Promise.all([...peers, dee].map((peer) => connectedTo(peer, 3)));
     const roster = await dee.page.evaluate(() => [...window.mesh.room.peers.keys()].sort());
     expect(roster).toEqual(peers.map((peer) => peer.id).sort());
+  });
+
+  it("answers an ICE restart offered while the peer was away with that peer's new credentials", async () => {
+    let tap: SignalingTap | undefined;
+    const ann = await joinWithLibrary(stack.browser, stack.server.url, "restart-away", "Ann", async (page) => {
+      await page.addInitScript(RECORD_WIRE);
+      tap = await SignalingTap.install(page, "restart-away");
+    });
+    const bob = await joinWithLibrary(stack.browser, stack.server.url, "restart-away", "Bob", (page) =>
+      page.addInitScript(RECORD_WIRE),
+    );
+    await Promise.all([connectedTo(ann, 1), connectedTo(bob, 1)]);
+    if (!tap) throw new Error("no tap");
+    /** The ICE usernames in a connection's local or remote description. */
+    const ufrags = (peer: MeshPeer, side: "local" | "remote") =>
+      peer.page.evaluate((side) => {
+        const pc = window.wire.pcs.at(-1);
+        const sdp = (side === "local" ? pc?.localDescription : pc?.remoteDescription)?.sdp ?? "";
+        return [...new Set(sdp.match(/^a=ice-ufrag:\S+/gm))];
+      }, side);
+    const stable = (peer: MeshPeer) =>
+      peer.page.waitForFunction(() => window.wire.pcs.at(-1)?.signalingState === "stable", null, { timeout: 30_000 });
+    await Promise.all([stable(ann), stable(bob)]);
+    const annBefore = await ufrags(ann, "local");
+
+    // Ann's signaling drops and stays down while Bob, the newcomer, restarts ICE: the room keeps his offer for her.
+    tap.refuse = true;
+    await tap.cut();
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "reconnecting");
+    await bob.page.evaluate(() => window.wire.pcs.at(-1)?.restartIce());
+    await bob.page.waitForFunction(() => window.wire.pcs.at(-1)?.signalingState === "have-local-offer");
+    tap.refuse = false;
+    // Resumed, Ann says her last answer again, then answers Bob's restart with new credentials.
+    await ann.page.waitForFunction(() => window.mesh.room.signalingState === "connected", null, { timeout: 30_000 });
+    await ann.page.waitForFunction(
+      (old) =>
+        window.wire.pcs.at(-1)?.signalingState === "stable" &&
+        !window.wire.pcs.at(-1)?.localDescription?.sdp.includes(old),
+      annBefore[0] ?? "",
+      { timeout: 30_000 },
+    );
+    await stable(bob);
+    expect(await ufrags(ann, "local")).not.toEqual(annBefore);
+    expect(await ufrags(bob, "remote")).toEqual(await ufrags(ann, "local"));
+    expect(await ufrags(ann, "remote")).toEqual(await ufrags(bob, "local"));
+    await bob.page.evaluate(() => window.mesh.room.send("after the restart"));
+    await ann.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "after the restart"));
   });
 });
