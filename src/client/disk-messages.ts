@@ -1,8 +1,9 @@
 /**
- * What a page and its disk worker (disk-worker.ts) say to each other: one
- * request at a time, each answered once, in order.
+ * What a page and its disk worker (disk-worker.ts) say to each other. Each
+ * request names its file, a number the page gives it; a file has one request
+ * under way at a time, answered once.
  */
-export type DiskRequest =
+export type DiskOp =
   /** Opens `rendezvous-incoming/<name>`, which the page has created, for appending. */
   | { op: "open"; name: string }
   /** Appends the bytes; the buffer is transferred, not copied. */
@@ -10,8 +11,13 @@ export type DiskRequest =
   /** Flushes and closes the file, which lets the page read or delete it. */
   | { op: "close" };
 
+export type DiskRequest = DiskOp & { file: number };
+
 /**
  * Done, or the error that stopped it, by name (a full disk is a `QuotaExceededError`). A write's answer hands
  * its buffer back, transferred, for the page to fill again.
  */
-export type DiskReply = { ok: true; written?: ArrayBuffer } | { ok: false; name: string; message: string };
+export type DiskReply = { file: number } & (
+  | { ok: true; written?: ArrayBuffer }
+  | { ok: false; name: string; message: string }
+);

@@ -3,12 +3,12 @@
  * System's `rendezvous-incoming` directory, a file there for each incoming
  * transfer, and the sweep of files that closed pages left.
  *
- * A file is appended to through a sync access handle in a worker of its own
- * (disk-worker.ts) where the page can start one, and through `createWritable`
- * where it cannot (a page that loads /mesh.js from another origin, or a
- * browser without sync handles).
+ * A file is appended to through a sync access handle in the page's disk
+ * worker (disk-worker.ts) where the page can start it, and through
+ * `createWritable` where it cannot (a page that loads /mesh.js from another
+ * origin, or a browser without sync handles).
  */
-import type { DiskReply, DiskRequest } from "./disk-messages";
+import type { DiskOp, DiskReply, DiskRequest } from "./disk-messages";
 
 /** The OPFS directory of received files, and the prefix of the Web Locks that tell whose they are. */
 const INCOMING = "rendezvous-incoming";
@@ -74,59 +74,46 @@ async function streamDisk(handle: FileSystemFileHandle, remove: () => Promise<vo
   };
 }
 
-/** Appends through a sync access handle in a worker of its own, which holds the file locked until `close`. */
+/** Appends through a sync access handle in the page's disk worker, which holds the file locked until `close`. */
 class WorkerDisk implements Disk {
-  readonly #worker: Worker;
-  /** The request under way: the page sends one at a time. */
-  #waiting: { resolve(): void; reject(error: unknown): void } | null = null;
-  /** Why the worker is gone (closed, or failed): later requests fail at once. */
-  #gone: Error | null = null;
+  readonly #worker = DiskWorker.acquire();
+  readonly #file = this.#worker.newFile();
+  /** Done with the worker (closed, removed, or never opened): later requests fail at once. */
+  #released = false;
   readonly #spares: ArrayBuffer[] = [];
 
   private constructor(
     private readonly handle: FileSystemFileHandle,
     private readonly removeFile: () => Promise<void>,
-  ) {
-    // Throws where the page may not start it (another origin's page); the error event is a script that did not load.
-    this.#worker = new Worker(new URL("./disk-worker.js", import.meta.url), { name: "rendezvous disk" });
-    this.#worker.onmessage = ({ data }: MessageEvent<DiskReply>) => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      if (data.ok && data.written && this.#spares.length < SPARES) this.#spares.push(data.written);
-      if (data.ok) waiting?.resolve();
-      else waiting?.reject(new DOMException(data.message, data.name));
-    };
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      this.#end(new Error(`the disk worker failed (${event.message || "it did not start"})`));
-    };
-  }
+  ) {}
 
+  /** Fails where the page cannot start the worker, or the worker cannot open the file. */
   static async open(handle: FileSystemFileHandle, name: string, remove: () => Promise<void>): Promise<Disk> {
     const disk = new WorkerDisk(handle, remove);
     try {
       await disk.#ask({ op: "open", name });
     } catch (error) {
-      disk.#end(new Error("closed"));
+      disk.#release();
       throw error;
     }
     return disk;
   }
 
-  write(block: Uint8Array<ArrayBuffer>): Promise<void> {
-    return this.#ask({ op: "write", bytes: block.buffer }, [block.buffer]);
+  async write(block: Uint8Array<ArrayBuffer>): Promise<void> {
+    const written = await this.#ask({ op: "write", bytes: block.buffer }, [block.buffer]);
+    if (written && this.#spares.length < SPARES) this.#spares.push(written);
   }
 
   async close(): Promise<File> {
     await this.#ask({ op: "close" });
-    this.#end(new Error("closed"));
+    this.#release();
     return this.handle.getFile();
   }
 
   async remove(): Promise<void> {
-    // The handle locks the file until it closes: a worker that is gone has let go of it.
-    if (!this.#gone) await this.#ask({ op: "close" }).catch(ignore);
-    this.#end(new Error("removed"));
+    // The handle locks the file until it closes; a worker that failed has let go of it.
+    if (!this.#released) await this.#ask({ op: "close" }).catch(ignore);
+    this.#release();
     await this.removeFile();
   }
 
@@ -136,20 +123,83 @@ class WorkerDisk implements Disk {
     return buffer ? new Uint8Array(buffer) : null;
   }
 
-  #ask(request: DiskRequest, transfer: Transferable[] = []): Promise<void> {
+  #ask(op: DiskOp, transfer: Transferable[] = []): Promise<ArrayBuffer | undefined> {
+    if (this.#released) return Promise.reject(new Error("the file is closed"));
+    return this.#worker.ask({ ...op, file: this.#file }, transfer);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#worker.release();
+  }
+}
+
+/**
+ * The page's disk worker (disk-worker.ts), shared by the files open through
+ * it and ended when the last of them closes: any number of transfers at
+ * once (up to 8 from each peer) take one thread.
+ */
+class DiskWorker {
+  static #shared: DiskWorker | null = null;
+
+  /** The running worker, or a new one. Throws where the page may not start it (another origin's page). */
+  static acquire(): DiskWorker {
+    let shared = DiskWorker.#shared;
+    if (!shared || shared.#gone) shared = DiskWorker.#shared = new DiskWorker();
+    shared.#users += 1;
+    return shared;
+  }
+
+  readonly #worker: Worker;
+  /** Each file's request under way, by file: a file sends one at a time. */
+  readonly #waiting = new Map<number, { resolve(written?: ArrayBuffer): void; reject(error: unknown): void }>();
+  #users = 0;
+  #files = 0;
+  /** Why the worker is gone (its last file closed, or it failed): requests fail at once. */
+  #gone: Error | null = null;
+
+  private constructor() {
+    this.#worker = new Worker(new URL("./disk-worker.js", import.meta.url), { name: "rendezvous disk" });
+    this.#worker.onmessage = ({ data }: MessageEvent<DiskReply>) => {
+      const waiting = this.#waiting.get(data.file);
+      this.#waiting.delete(data.file);
+      if (data.ok) waiting?.resolve(data.written);
+      else waiting?.reject(new DOMException(data.message, data.name));
+    };
+    // A script that did not load, or a worker that crashed: every file open through it is lost.
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#end(new Error(`the disk worker failed (${event.message || "it did not start"})`));
+    };
+  }
+
+  /** A number for a new file's requests. */
+  newFile(): number {
+    this.#files += 1;
+    return this.#files;
+  }
+
+  ask(request: DiskRequest, transfer: Transferable[]): Promise<ArrayBuffer | undefined> {
     if (this.#gone) return Promise.reject(this.#gone);
     return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
+      this.#waiting.set(request.file, { resolve, reject });
       this.#worker.postMessage(request, transfer);
     });
+  }
+
+  /** A file is done with the worker; the last one ends it. */
+  release(): void {
+    this.#users -= 1;
+    if (this.#users === 0) this.#end(new Error("the disk worker has no file open"));
   }
 
   #end(why: Error): void {
     if (this.#gone) return;
     this.#gone = why;
     this.#worker.terminate();
-    this.#waiting?.reject(why);
-    this.#waiting = null;
+    for (const waiting of this.#waiting.values()) waiting.reject(why);
+    this.#waiting.clear();
   }
 }
 

@@ -64,6 +64,8 @@ interface Probe {
   heldAtFirstWrite: number;
   /** How blocks reached OPFS: through the disk worker, or `createWritable`'s stream. */
   paths: Set<"worker" | "stream">;
+  /** Workers the page started since the probe was installed. */
+  workers: number;
 }
 
 declare global {
@@ -88,6 +90,7 @@ function installProbe(): void {
     slowWritesMs: 0,
     heldAtFirstWrite: -1,
     paths: new Set(),
+    workers: 0,
     // The prototype's own getDirectory: a test may stub the page's.
     stored: async () => {
       const root = await StorageManager.prototype.getDirectory.call(navigator.storage);
@@ -159,30 +162,44 @@ function installProbe(): void {
   ) {
     return hooked("stream", ArrayBuffer.isView(data) ? data.byteLength : 0, () => write.call(this, data));
   };
+  window.Worker = new Proxy(Worker, {
+    construct(target, args: ConstructorParameters<typeof Worker>) {
+      probe.workers += 1;
+      return new target(...args);
+    },
+  });
   // The disk worker's `write` requests, among the page's messages to workers.
   const isWrite = (message: unknown): message is Extract<DiskRequest, { op: "write" }> =>
     typeof message === "object" &&
     message !== null &&
     "op" in message &&
     message.op === "write" &&
+    "file" in message &&
+    typeof message.file === "number" &&
     "bytes" in message &&
     message.bytes instanceof ArrayBuffer;
-  // The page's side of the worker's writes: the request goes on once the hook allows, and is done at its reply.
+  // The page's side of the worker's writes: the request goes on once the hook allows, and is done at its answer.
   const post = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (
     this: Worker,
     ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
   ) {
-    const bytes = isWrite(args[0]) ? args[0].bytes.byteLength : null;
-    if (bytes === null) return Reflect.apply(post, this, args);
-    const replied = () =>
+    const [request] = args;
+    if (!isWrite(request)) return Reflect.apply(post, this, args);
+    const { file, bytes } = request;
+    const answered = () =>
       new Promise<void>((resolve) => {
-        this.addEventListener("message", () => resolve(), { once: true });
+        const listener = ({ data }: MessageEvent<DiskReply>) => {
+          if (data.file !== file) return;
+          this.removeEventListener("message", listener);
+          resolve();
+        };
+        this.addEventListener("message", listener);
         Reflect.apply(post, this, args);
       });
-    hooked("worker", bytes, replied).catch((error: DOMException) => {
-      const reply: DiskReply = { ok: false, name: error.name, message: error.message };
-      this.dispatchEvent(new MessageEvent("message", { data: reply }));
+    hooked("worker", bytes.byteLength, answered).catch((error: DOMException) => {
+      const failed: DiskReply = { file, ok: false, name: error.name, message: error.message };
+      this.dispatchEvent(new MessageEvent("message", { data: failed }));
     });
   };
   const NativeBlob = Blob;
@@ -327,6 +344,40 @@ describeWithBrowser("received files on disk", () => {
 
   const outcome = (sender: Tab) => sender.page.evaluate(() => window.filesDiskOut.outcome, null);
 
+  /**
+   * A Chromium sender, and a Chromium receiver (a profile of its own) for each of `prepares`, which runs in its
+   * page before it joins: sends them all `mib` MiB, and says what each receiver's probe saw once it arrived.
+   */
+  async function sendToPrepared(room: string, mib: number, prepares: ((page: CallPage) => Promise<unknown>)[]) {
+    const [senders, ...profiles] = await Promise.all([profile("chromium"), ...prepares.map(() => profile("chromium"))]);
+    if (!senders) throw new Error("no sender");
+    const sender = await senders.open(room, "Ann");
+    const receivers: Tab[] = [];
+    for (const [i, prepare] of prepares.entries()) {
+      const receiving = profiles[i];
+      if (receiving) receivers.push(await receiving.open(room, `Receiver ${i + 1}`, prepare));
+    }
+    const peers = prepares.length;
+    await Promise.all([sender, ...receivers].map((tab) => connectedPeers(tab.page, peers)));
+    for (const receiver of receivers) await receiver.page.evaluate(installProbe, null);
+    const digest = await sender.page.evaluate(sendTo, { to: null, mib, hash: true, corrupt: false });
+    expect(await outcome(sender)).toBe("done");
+    const seen = [];
+    for (const receiver of receivers) {
+      await receiver.page.evaluate(() => window.filesDisk.ended(1), null);
+      seen.push(
+        await receiver.page.evaluate(async () => {
+          const probe = window.filesDisk;
+          for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+          const { writes, blobBytesDuring, arrivals } = probe;
+          return { paths: [...probe.paths], writes, blobBytesDuring, arrivals, stored: await probe.stored() };
+        }, null),
+      );
+    }
+    await Promise.all([senders, ...profiles].map((p) => p.close()));
+    return { digest, seen };
+  }
+
   for (const kind of ["chromium", "firefox"] as const) {
     it(`${kind}: a file 8 times the page's budget arrives intact through a slow OPFS, and release() deletes it`, async () => {
       const { sender, receiver, close } = await pair(kind, `disk-arrive-${kind}`);
@@ -383,52 +434,31 @@ describeWithBrowser("received files on disk", () => {
   }
 
   it("chromium: falls back to Blob parts, and the file still arrives, where OPFS is refused or short of room", async () => {
-    const [senders, refused, full] = await Promise.all([profile("chromium"), profile("chromium"), profile("chromium")]);
-    const sender = await senders.open("disk-fallback", "Ann");
-    const receivers = [
+    const { digest, seen } = await sendToPrepared("disk-fallback", 12, [
       // Private browsing, say: OPFS throws.
-      await refused.open("disk-fallback", "Bob", (page) =>
+      (page) =>
         page.evaluate(() => {
           navigator.storage.getDirectory = () => Promise.reject(new DOMException("no OPFS here", "SecurityError"));
         }, null),
-      ),
       // The origin's quota has no room for the file.
-      await full.open("disk-fallback", "Cy", (page) =>
+      (page) =>
         page.evaluate(() => {
           navigator.storage.estimate = () => Promise.resolve({ quota: 1024 * 1024, usage: 0 });
         }, null),
-      ),
-    ];
-    await Promise.all([connectedPeers(sender.page, 2), ...receivers.map((r) => connectedPeers(r.page, 2))]);
-    for (const receiver of receivers) await receiver.page.evaluate(installProbe, null);
-    const digest = await sender.page.evaluate(sendTo, { to: null, mib: 12, hash: true, corrupt: false });
-    expect(await outcome(sender)).toBe("done");
-    for (const receiver of receivers) {
-      await receiver.page.evaluate(() => window.filesDisk.ended(1), null);
-      const probe = await receiver.page.evaluate(async () => {
-        const probe = window.filesDisk;
-        for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-        return { writes: probe.writes, blobBytesDuring: probe.blobBytesDuring, arrivals: probe.arrivals };
-      }, null);
+    ]);
+    for (const probe of seen) {
       expect(probe.arrivals).toEqual([{ size: 12 * MiB, type: "application/octet-stream", digest }]);
       expect(probe.writes).toBe(0);
       // Today's 8 MiB segments, and the blocks of the last one until the end.
       expect(probe.blobBytesDuring).toBe(8 * MiB);
-      expect(await receiver.page.evaluate(() => window.filesDisk.stored(), null)).toEqual([]);
+      expect(probe.stored).toEqual([]);
     }
-    await Promise.all([senders, refused, full].map((p) => p.close()));
   });
 
   it("chromium: writes through createWritable where the page cannot start the disk worker", async () => {
-    const [senders, refused, missing] = await Promise.all([
-      profile("chromium"),
-      profile("chromium"),
-      profile("chromium"),
-    ]);
-    const sender = await senders.open("disk-stream", "Ann");
-    const receivers = [
+    const { digest, seen } = await sendToPrepared("disk-stream", 6, [
       // A page that loads /mesh.js from another origin: the browser refuses the worker at once.
-      await refused.open("disk-stream", "Bob", (page) =>
+      (page) =>
         page.evaluate(() => {
           window.Worker = new Proxy(Worker, {
             construct() {
@@ -436,9 +466,8 @@ describeWithBrowser("received files on disk", () => {
             },
           });
         }, null),
-      ),
       // The worker's script does not load: the worker fails after it was made.
-      await missing.open("disk-stream", "Cy", (page) =>
+      (page) =>
         page.evaluate(() => {
           window.Worker = class extends Worker {
             constructor(_url: string | URL, options?: WorkerOptions) {
@@ -446,24 +475,8 @@ describeWithBrowser("received files on disk", () => {
             }
           };
         }, null),
-      ),
-    ];
-    await Promise.all([connectedPeers(sender.page, 2), ...receivers.map((r) => connectedPeers(r.page, 2))]);
-    for (const receiver of receivers) await receiver.page.evaluate(installProbe, null);
-    const digest = await sender.page.evaluate(sendTo, { to: null, mib: 6, hash: true, corrupt: false });
-    expect(await outcome(sender)).toBe("done");
-    for (const receiver of receivers) {
-      await receiver.page.evaluate(() => window.filesDisk.ended(1), null);
-      const probe = await receiver.page.evaluate(async () => {
-        const probe = window.filesDisk;
-        for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-        return {
-          paths: [...probe.paths],
-          writes: probe.writes,
-          arrivals: probe.arrivals,
-          stored: await probe.stored(),
-        };
-      }, null);
+    ]);
+    for (const probe of seen) {
       expect(probe.arrivals).toEqual([{ size: 6 * MiB, type: "application/octet-stream", digest }]);
       expect(probe).toMatchObject({
         paths: ["stream"],
@@ -471,7 +484,6 @@ describeWithBrowser("received files on disk", () => {
         stored: [{ name: expect.any(String), size: 6 * MiB }],
       });
     }
-    await Promise.all([senders, refused, missing].map((p) => p.close()));
   });
 
   for (const kind of ["chromium", "firefox"] as const) {
@@ -495,6 +507,32 @@ describeWithBrowser("received files on disk", () => {
       await close();
     });
   }
+
+  it("chromium: files received at once share the page's one disk worker, and each arrives intact", async () => {
+    const { sender, receiver, close } = await pair("chromium", "disk-together");
+    const digests = await sender.page.evaluate(async (to) => {
+      const hex = (bytes: ArrayBuffer) =>
+        Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
+      const files = [3, 5, 4].map((mib, i) => {
+        const parts = Array.from({ length: mib * 16 }, () => crypto.getRandomValues(new Uint8Array(64 * 1024)));
+        return new File(parts, `together-${i}.bin`);
+      });
+      const transfers = files.map((file) => window.call.room.sendFile(file, { to }));
+      await Promise.all(transfers.map((transfer) => transfer.done));
+      return Promise.all(
+        files.map(async (file) => hex(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()))),
+      );
+    }, receiver.id);
+    const probe = await receiver.page.evaluate(async () => {
+      const probe = window.filesDisk;
+      for (let i = 0; probe.arrivals.length < 3 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+      return { digests: probe.arrivals.map((a) => a.digest), workers: probe.workers, stored: await probe.stored() };
+    }, null);
+    expect(probe.digests.sort()).toEqual(digests.sort());
+    expect(probe.workers).toBe(1);
+    expect(probe.stored.map((file) => file.size).sort()).toEqual([3 * MiB, 4 * MiB, 5 * MiB]);
+    await close();
+  });
 
   it("chromium: a sender that does not wait for its acks is cut off, the receiver holding no more than its budget", async () => {
     const { sender, receiver, close } = await pair("chromium", "disk-overrun");
