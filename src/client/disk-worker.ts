@@ -36,8 +36,11 @@ async function run(request: DiskRequest): Promise<ArrayBuffer | undefined> {
     case "close": {
       const file = files.get(request.file);
       files.delete(request.file);
-      file?.handle.flush();
-      file?.handle.close();
+      try {
+        file?.handle.flush();
+      } finally {
+        file?.handle.close(); // a handle left open would lock the file for as long as this worker lives
+      }
     }
   }
 }
@@ -58,10 +61,13 @@ function failed(file: number, error: unknown): void {
 
 // Only this origin's pages can start this worker or message it: its requests are the page's own.
 self.onmessage = ({ data }: MessageEvent<DiskRequest>) => {
-  queue = queue.then(() =>
-    run(data).then(
-      (written) => done(data.file, written),
-      (error: unknown) => failed(data.file, error),
-    ),
-  );
+  queue = queue
+    .then(() =>
+      run(data).then(
+        (written) => done(data.file, written),
+        (error: unknown) => failed(data.file, error),
+      ),
+    )
+    // An answer that could not be sent must not stop the answers to every later request.
+    .catch((error: unknown) => console.error("disk worker", error));
 };

@@ -29,7 +29,7 @@ export interface Disk {
   spare(bytes: number): Uint8Array<ArrayBuffer> | null;
 }
 
-/** Written buffers a worker disk keeps to fill again: enough that a steady transfer allocates none. */
+/** Written buffers the disk worker keeps to fill again: enough that a steady transfer allocates none. */
 const SPARES = 2;
 
 /** Files this page has stored, for their names. */
@@ -80,7 +80,6 @@ class WorkerDisk implements Disk {
   readonly #file = this.#worker.newFile();
   /** Done with the worker (closed, removed, or never opened): later requests fail at once. */
   #released = false;
-  readonly #spares: ArrayBuffer[] = [];
 
   private constructor(
     private readonly handle: FileSystemFileHandle,
@@ -101,7 +100,7 @@ class WorkerDisk implements Disk {
 
   async write(block: Uint8Array<ArrayBuffer>): Promise<void> {
     const written = await this.#ask({ op: "write", bytes: block.buffer }, [block.buffer]);
-    if (written && this.#spares.length < SPARES) this.#spares.push(written);
+    if (written) this.#worker.keep(written);
   }
 
   async close(): Promise<File> {
@@ -118,9 +117,7 @@ class WorkerDisk implements Disk {
   }
 
   spare(bytes: number): Uint8Array<ArrayBuffer> | null {
-    const at = this.#spares.findIndex((buffer) => buffer.byteLength === bytes);
-    const [buffer] = at === -1 ? [] : this.#spares.splice(at, 1);
-    return buffer ? new Uint8Array(buffer) : null;
+    return this.#released ? null : this.#worker.spare(bytes);
   }
 
   #ask(op: DiskOp, transfer: Transferable[] = []): Promise<ArrayBuffer | undefined> {
@@ -138,15 +135,28 @@ class WorkerDisk implements Disk {
 /**
  * The page's disk worker (disk-worker.ts), shared by the files open through
  * it and ended when the last of them closes: any number of transfers at
- * once (up to 8 from each peer) take one thread.
+ * once (up to 8 from each peer) take one thread, and `SPARES` buffers.
  */
 class DiskWorker {
   static #shared: DiskWorker | null = null;
+  /** Why a worker could not start, or never answered (its script did not load): the page does not try again. */
+  static #broken: unknown = null;
 
-  /** The running worker, or a new one. Throws where the page may not start it (another origin's page). */
+  /**
+   * The running worker, or a new one. Throws where the page may not start it (another origin's page, or a
+   * script that did not load before).
+   */
   static acquire(): DiskWorker {
+    if (DiskWorker.#broken) throw DiskWorker.#broken;
     let shared = DiskWorker.#shared;
-    if (!shared || shared.#gone) shared = DiskWorker.#shared = new DiskWorker();
+    if (!shared || shared.#gone) {
+      try {
+        shared = DiskWorker.#shared = new DiskWorker();
+      } catch (error) {
+        DiskWorker.#broken = error;
+        throw error;
+      }
+    }
     shared.#users += 1;
     return shared;
   }
@@ -156,12 +166,16 @@ class DiskWorker {
   readonly #waiting = new Map<number, { resolve(written?: ArrayBuffer): void; reject(error: unknown): void }>();
   #users = 0;
   #files = 0;
+  #answered = false;
+  /** Buffers written, kept to fill again. */
+  #spares: ArrayBuffer[] = [];
   /** Why the worker is gone (its last file closed, or it failed): requests fail at once. */
   #gone: Error | null = null;
 
   private constructor() {
     this.#worker = new Worker(new URL("./disk-worker.js", import.meta.url), { name: "rendezvous disk" });
     this.#worker.onmessage = ({ data }: MessageEvent<DiskReply>) => {
+      this.#answered = true;
       const waiting = this.#waiting.get(data.file);
       this.#waiting.delete(data.file);
       if (data.ok) waiting?.resolve(data.written);
@@ -170,7 +184,9 @@ class DiskWorker {
     // A script that did not load, or a worker that crashed: every file open through it is lost.
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      this.#end(new Error(`the disk worker failed (${event.message || "it did not start"})`));
+      const error = new Error(`the disk worker failed (${event.message || "it did not start"})`);
+      if (!this.#answered) DiskWorker.#broken = error;
+      this.#end(error);
     };
   }
 
@@ -188,6 +204,18 @@ class DiskWorker {
     });
   }
 
+  /** Keeps a written buffer to fill again, if there is room. */
+  keep(buffer: ArrayBuffer): void {
+    if (this.#spares.length < SPARES) this.#spares.push(buffer);
+  }
+
+  /** A kept buffer of `bytes`, if there is one. */
+  spare(bytes: number): Uint8Array<ArrayBuffer> | null {
+    const at = this.#spares.findIndex((buffer) => buffer.byteLength === bytes);
+    const [buffer] = at === -1 ? [] : this.#spares.splice(at, 1);
+    return buffer ? new Uint8Array(buffer) : null;
+  }
+
   /** A file is done with the worker; the last one ends it. */
   release(): void {
     this.#users -= 1;
@@ -197,6 +225,7 @@ class DiskWorker {
   #end(why: Error): void {
     if (this.#gone) return;
     this.#gone = why;
+    this.#spares = [];
     this.#worker.terminate();
     for (const waiting of this.#waiting.values()) waiting.reject(why);
     this.#waiting.clear();

@@ -19,6 +19,8 @@ import { describeWithBrowser, firefoxRequirement, useStack } from "./browser";
 import { type CallPage, callPage, connectedPeers, joinCall } from "./call-harness";
 
 const MiB = 1024 * 1024;
+/** What every received file is handed out as. */
+const OCTET = "application/octet-stream";
 /**
  * What the receiving page may hold of a file at once, whatever the disk's pace: the sender sends a block only
  * while all but `WINDOW` (4) of the blocks before it are stored, so this is a bound, not a timing.
@@ -346,9 +348,15 @@ describeWithBrowser("received files on disk", () => {
 
   /**
    * A Chromium sender, and a Chromium receiver (a profile of its own) for each of `prepares`, which runs in its
-   * page before it joins: sends them all `mib` MiB, and says what each receiver's probe saw once it arrived.
+   * page before it joins: sends them all `mib` MiB, `times` times one after the other, and says what each
+   * receiver's probe saw once the last arrived.
    */
-  async function sendToPrepared(room: string, mib: number, prepares: ((page: CallPage) => Promise<unknown>)[]) {
+  async function sendToPrepared(
+    room: string,
+    mib: number,
+    prepares: ((page: CallPage) => Promise<unknown>)[],
+    times = 1,
+  ) {
     const [senders, ...profiles] = await Promise.all([profile("chromium"), ...prepares.map(() => profile("chromium"))]);
     if (!senders) throw new Error("no sender");
     const sender = await senders.open(room, "Ann");
@@ -360,22 +368,25 @@ describeWithBrowser("received files on disk", () => {
     const peers = prepares.length;
     await Promise.all([sender, ...receivers].map((tab) => connectedPeers(tab.page, peers)));
     for (const receiver of receivers) await receiver.page.evaluate(installProbe, null);
-    const digest = await sender.page.evaluate(sendTo, { to: null, mib, hash: true, corrupt: false });
-    expect(await outcome(sender)).toBe("done");
+    const digests: string[] = [];
+    for (let i = 0; i < times; i++) {
+      digests.push(await sender.page.evaluate(sendTo, { to: null, mib, hash: true, corrupt: false }));
+      expect(await outcome(sender)).toBe("done");
+    }
     const seen = [];
     for (const receiver of receivers) {
-      await receiver.page.evaluate(() => window.filesDisk.ended(1), null);
+      await receiver.page.evaluate((count) => window.filesDisk.ended(count), times);
       seen.push(
-        await receiver.page.evaluate(async () => {
+        await receiver.page.evaluate(async (count) => {
           const probe = window.filesDisk;
-          for (let i = 0; probe.arrivals.length === 0 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-          const { writes, blobBytesDuring, arrivals } = probe;
-          return { paths: [...probe.paths], writes, blobBytesDuring, arrivals, stored: await probe.stored() };
-        }, null),
+          for (let i = 0; probe.arrivals.length < count && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+          const { writes, blobBytesDuring, arrivals, workers } = probe;
+          return { paths: [...probe.paths], writes, blobBytesDuring, arrivals, workers, stored: await probe.stored() };
+        }, times),
       );
     }
     await Promise.all([senders, ...profiles].map((p) => p.close()));
-    return { digest, seen };
+    return { digests, seen };
   }
 
   for (const kind of ["chromium", "firefox"] as const) {
@@ -434,7 +445,7 @@ describeWithBrowser("received files on disk", () => {
   }
 
   it("chromium: falls back to Blob parts, and the file still arrives, where OPFS is refused or short of room", async () => {
-    const { digest, seen } = await sendToPrepared("disk-fallback", 12, [
+    const { digests, seen } = await sendToPrepared("disk-fallback", 12, [
       // Private browsing, say: OPFS throws.
       (page) =>
         page.evaluate(() => {
@@ -447,7 +458,7 @@ describeWithBrowser("received files on disk", () => {
         }, null),
     ]);
     for (const probe of seen) {
-      expect(probe.arrivals).toEqual([{ size: 12 * MiB, type: "application/octet-stream", digest }]);
+      expect(probe.arrivals).toEqual(digests.map((digest) => ({ size: 12 * MiB, type: OCTET, digest })));
       expect(probe.writes).toBe(0);
       // Today's 8 MiB segments, and the blocks of the last one until the end.
       expect(probe.blobBytesDuring).toBe(8 * MiB);
@@ -455,34 +466,40 @@ describeWithBrowser("received files on disk", () => {
     }
   });
 
-  it("chromium: writes through createWritable where the page cannot start the disk worker", async () => {
-    const { digest, seen } = await sendToPrepared("disk-stream", 6, [
-      // A page that loads /mesh.js from another origin: the browser refuses the worker at once.
-      (page) =>
-        page.evaluate(() => {
-          window.Worker = new Proxy(Worker, {
-            construct() {
-              throw new DOMException("not this origin's script", "SecurityError");
-            },
-          });
-        }, null),
-      // The worker's script does not load: the worker fails after it was made.
-      (page) =>
-        page.evaluate(() => {
-          window.Worker = class extends Worker {
-            constructor(_url: string | URL, options?: WorkerOptions) {
-              super("/no-such-worker.js", options);
-            }
-          };
-        }, null),
-    ]);
+  it("chromium: writes through createWritable where the page cannot start the disk worker, and tries it once", async () => {
+    const { digests, seen } = await sendToPrepared(
+      "disk-stream",
+      6,
+      [
+        // A page that loads /mesh.js from another origin: the browser refuses the worker at once.
+        (page) =>
+          page.evaluate(() => {
+            window.Worker = new Proxy(Worker, {
+              construct() {
+                throw new DOMException("not this origin's script", "SecurityError");
+              },
+            });
+          }, null),
+        // The worker's script does not load: the worker fails after it was made.
+        (page) =>
+          page.evaluate(() => {
+            window.Worker = class extends Worker {
+              constructor(_url: string | URL, options?: WorkerOptions) {
+                super("/no-such-worker.js", options);
+              }
+            };
+          }, null),
+      ],
+      2,
+    );
     for (const probe of seen) {
-      expect(probe.arrivals).toEqual([{ size: 6 * MiB, type: "application/octet-stream", digest }]);
-      expect(probe).toMatchObject({
-        paths: ["stream"],
-        writes: 6,
-        stored: [{ name: expect.any(String), size: 6 * MiB }],
-      });
+      expect(probe.arrivals).toEqual(digests.map((digest) => ({ size: 6 * MiB, type: OCTET, digest })));
+      // Two files, and the worker tried for the first only: the page knows it cannot have one.
+      expect(probe).toMatchObject({ paths: ["stream"], writes: 6, workers: 1 });
+      expect(probe.stored).toEqual([
+        { name: expect.any(String), size: 6 * MiB },
+        { name: expect.any(String), size: 6 * MiB },
+      ]);
     }
   });
 
