@@ -307,7 +307,11 @@ export class Link {
     const pc = this.pc;
     // A duplicate after a resume: one we applied, perhaps with a newer offer of ours out since.
     const id = origin(sdp);
-    if (type === "answer" && (pc.signalingState === "stable" || (id !== null && id === this.#answerApplied))) return;
+    if (type === "answer" && (pc.signalingState === "stable" || (id !== null && id === this.#answerApplied))) {
+      // Said again: the peer resumed. An offer of ours that is out may have died in its half-open socket.
+      if (pc.signalingState === "have-local-offer") this.#resendNow();
+      return;
+    }
     if (type === "offer" && pc.signalingState === "stable" && id !== null && id === origin(pc.remoteDescription?.sdp)) {
       // Re-sent after the peer's resume, so it still waits for our answer: lost, or held back (`#staleOffer`).
       const local = pc.localDescription;

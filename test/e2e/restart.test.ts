@@ -2,9 +2,10 @@
  * Restarts mid-call. The server's: `wrangler dev` stops while peers are
  * connected, they keep talking peer to peer, and once it is back their
  * signaling resumes with the same ids and a newcomer connects to everyone.
- * And an ICE restart offered to a peer whose signaling is away: on resuming,
- * that peer says its last answer again, which must not be taken for the
- * answer to the newer offer.
+ * And an ICE restart offered into a peer's half-open signaling socket: the
+ * offer is lost; on resuming, that peer says its last answer again, which
+ * must not be taken for the answer to the newer offer, and which tells the
+ * offerer to say its offer again.
  */
 import { expect, it } from "vitest";
 import { describeWithBrowser, useStack } from "./browser";
@@ -57,7 +58,7 @@ describeWithBrowser("server restart mid-call", () => {
     expect(roster).toEqual(peers.map((peer) => peer.id).sort());
   });
 
-  it("answers an ICE restart offered while the peer was away with that peer's new credentials", async () => {
+  it("answers an ICE restart offered into a half-open socket, once resumed, with the peer's new credentials", async () => {
     let tap: SignalingTap | undefined;
     const ann = await joinWithLibrary(stack.browser, stack.server.url, "restart-away", "Ann", async (page) => {
       await page.addInitScript(RECORD_WIRE);
@@ -80,14 +81,19 @@ describeWithBrowser("server restart mid-call", () => {
     await Promise.all([stable(ann), stable(bob)]);
     const annBefore = await ufrags(ann, "local");
 
-    // Ann's signaling drops and stays down while Bob, the newcomer, restarts ICE: the room keeps his offer for her.
+    // Bob, the newcomer, restarts ICE while Ann's socket is half-open: the room sends her his offer, and it is lost.
+    tap.deaf = true;
+    await bob.page.evaluate(() => window.wire.pcs.at(-1)?.restartIce());
+    await bob.page.waitForFunction(() => window.wire.pcs.at(-1)?.signalingState === "have-local-offer");
+    const lost = tap.lost;
+    await until(() => lost.some((frame) => frame.includes('"type":"offer"')), 20_000);
+    // Ann finds her socket dead and resumes on a new one.
     tap.refuse = true;
     await tap.cut();
     await ann.page.waitForFunction(() => window.mesh.room.signalingState === "reconnecting");
-    await bob.page.evaluate(() => window.wire.pcs.at(-1)?.restartIce());
-    await bob.page.waitForFunction(() => window.wire.pcs.at(-1)?.signalingState === "have-local-offer");
+    tap.deaf = false;
     tap.refuse = false;
-    // Resumed, Ann says her last answer again, then answers Bob's restart with new credentials.
+    // Resumed, Ann says her last answer again; Bob says his offer again, and Ann answers it with new credentials.
     await ann.page.waitForFunction(() => window.mesh.room.signalingState === "connected", null, { timeout: 30_000 });
     await ann.page.waitForFunction(
       (old) =>
@@ -104,3 +110,11 @@ describeWithBrowser("server restart mid-call", () => {
     await ann.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "after the restart"));
   });
 });
+
+/** Resolves once `check` holds, polling from the test's side. */
+async function until(check: () => boolean, timeout: number): Promise<void> {
+  for (const deadline = Date.now() + timeout; !check(); ) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

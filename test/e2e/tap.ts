@@ -1,8 +1,9 @@
 /**
  * A tap on one page's signaling socket (Playwright's WebSocket routing), to
  * play a bad network: swallow the heartbeat so the socket looks dead while
- * staying open, cut the socket and refuse reconnections for a while, or hold
- * back what the server says (its welcome) on a connection. It also reads the
+ * staying open, make it half-open (what the server sends is lost), cut the
+ * socket and refuse reconnections for a while, or hold back what the server
+ * says (its welcome) on a connection. It also reads the
  * resume token of the last welcome, as a second tab with the same state would
  * hold it.
  */
@@ -13,6 +14,10 @@ export class SignalingTap {
   connections = 0;
   /** While set, `ping` frames reach nobody: no `pong` comes back, yet the socket stays open. */
   swallowPings = false;
+  /** While set, what the server sends is lost on the way, though the server's sends succeed: a half-open socket. */
+  deaf = false;
+  /** Frames lost while `deaf`. */
+  lost: string[] = [];
   /** While set, new connections are closed at once, as if the server were unreachable. */
   refuse = false;
   /** While set, what the server says on new connections is held back until `release()`. */
@@ -63,6 +68,10 @@ export class SignalingTap {
       for (const frame of held.splice(0)) page.send(frame);
     };
     server.onMessage((message) => {
+      if (this.deaf) {
+        this.lost.push(String(message));
+        return;
+      }
       this.#readWelcome(message);
       if (holding && typeof message === "string") held.push(message);
       else page.send(message);
