@@ -3,6 +3,9 @@
  * request names its file, a number the page gives it; a file has one request
  * under way at a time, answered once.
  */
+/** The OPFS directory of received files (and the prefix of the Web Locks that tell whose they are). */
+export const INCOMING = "rendezvous-incoming";
+
 export type DiskOp =
   /** Opens `rendezvous-incoming/<name>`, which the page has created, for appending. */
   | { op: "open"; name: string }

@@ -7,7 +7,7 @@
  * (bench/results/2026-12-02-files-ablation/opfs.ts). One worker serves every
  * file its page has open (disk.ts), one request at a time.
  */
-import type { DiskReply, DiskRequest } from "./disk-messages";
+import { type DiskReply, type DiskRequest, INCOMING } from "./disk-messages";
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -19,7 +19,7 @@ async function run(request: DiskRequest): Promise<ArrayBuffer | undefined> {
   switch (request.op) {
     case "open": {
       const root = await navigator.storage.getDirectory();
-      const dir = await root.getDirectoryHandle("rendezvous-incoming");
+      const dir = await root.getDirectoryHandle(INCOMING);
       const handle = await (await dir.getFileHandle(request.name)).createSyncAccessHandle();
       files.set(request.file, { handle, at: 0 });
       return;

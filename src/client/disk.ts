@@ -8,10 +8,8 @@
  * `createWritable` where it cannot (a page that loads /mesh.js from another
  * origin, or a browser without sync handles).
  */
-import type { DiskOp, DiskReply, DiskRequest } from "./disk-messages";
+import { type DiskOp, type DiskReply, type DiskRequest, INCOMING } from "./disk-messages";
 
-/** The OPFS directory of received files, and the prefix of the Web Locks that tell whose they are. */
-const INCOMING = "rendezvous-incoming";
 const ignore = () => undefined;
 
 /** A received file being written, in order. */

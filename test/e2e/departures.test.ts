@@ -7,7 +7,7 @@
 import { expect, it } from "vitest";
 import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { SignalingTap } from "./tap";
+import { SignalingTap, until } from "./tap";
 
 const GRACE_SECONDS = 2;
 
@@ -83,15 +83,6 @@ describeWithBrowser("departures", () => {
     const seenAt = await seenLeaving(bob, ann.id, 1_000);
     expect(seenAt - leftAt).toBeLessThan(1_000);
   });
-
-  /** Resolves once `check` holds, polling from the test's side. */
-  async function until(check: () => boolean, timeout: number): Promise<void> {
-    const deadline = Date.now() + timeout;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error("timed out");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   const joinsSeen = (peer: MeshPeer) =>
     peer.page.evaluate(() =>

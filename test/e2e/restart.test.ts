@@ -10,7 +10,7 @@
 import { expect, it } from "vitest";
 import { describeWithBrowser, useStack } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
-import { SignalingTap } from "./tap";
+import { SignalingTap, until } from "./tap";
 import { RECORD_WIRE } from "./wire-harness";
 
 describeWithBrowser("server restart mid-call", () => {
@@ -110,11 +110,3 @@ describeWithBrowser("server restart mid-call", () => {
     await ann.page.waitForFunction(() => window.mesh.messages.some((m) => m.data === "after the restart"));
   });
 });
-
-/** Resolves once `check` holds, polling from the test's side. */
-async function until(check: () => boolean, timeout: number): Promise<void> {
-  for (const deadline = Date.now() + timeout; !check(); ) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

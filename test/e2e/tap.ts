@@ -9,6 +9,14 @@
  */
 import type { Page, WebSocketRoute } from "playwright-core";
 
+/** Resolves once `check` holds, polling from the test's side (the tap's state lives there). */
+export async function until(check: () => boolean, timeout: number): Promise<void> {
+  for (const deadline = Date.now() + timeout; !check(); ) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export class SignalingTap {
   /** Connections the page opened so far. */
   connections = 0;
