@@ -11,7 +11,7 @@ export type DiskOp =
   | { op: "open"; name: string }
   /** Appends the bytes; the buffer is transferred, not copied. */
   | { op: "write"; bytes: ArrayBuffer }
-  /** Flushes and closes the file, which lets the page read or delete it. */
+  /** Closes the file, which lets the page read or delete it. */
   | { op: "close" };
 
 export type DiskRequest = DiskOp & { file: number };
