@@ -5,9 +5,11 @@
  * picked from disk through a file input, as a person picks one.
  *
  * - Throughput, interleaved: `room.sendFile` against a raw data-channel loop
- *   (same 1 MiB reads, 64 KiB chunks, 1 MiB / 4 MiB watermarks, in the same
- *   pages) and against the room app (public/room.html: the file input, the
- *   transfers list) sending the same file.
+ *   (64 KiB chunks, 1 MiB / 4 MiB watermarks, in the same pages), which reads
+ *   the file a slice of 1 MiB at a time as the issue's baseline did, and the
+ *   same loop reading as sendFile does (one stream into one buffer); and
+ *   against the room app (public/room.html: the file input, the transfers
+ *   list) sending the same file.
  * - Where the CPU goes: a CDP CPU profile of both pages' main threads during
  *   one sendFile and one raw loop, with CPU seconds per thread and process.
  * - Memory: the renderers' resident memory while a large file (1 GiB by
@@ -46,7 +48,8 @@ export interface FilesOptions {
   profile: boolean;
 }
 
-type Kind = "sendFile" | "raw" | "app";
+/** "raw" reads the file a slice per block, "raw-stream" through a stream as sendFile does. */
+type Kind = "sendFile" | "raw" | "raw-stream" | "app";
 
 export interface FileRun {
   kind: Kind;
@@ -301,8 +304,19 @@ async function release(receiver: Page): Promise<void> {
   );
 }
 
-/** The raw loop: same reads, chunks and watermarks, no protocol; the receiver acknowledges the last byte. */
-async function rawOnce(sender: Page, receiver: Page, bytes: number, timeoutMs = 120_000): Promise<Timed> {
+/**
+ * The raw loop: sendFile's chunks and watermarks, no protocol; the receiver
+ * acknowledges the last byte. It reads each 1 MiB block as a slice of its
+ * own ("slices"), or all of them through one stream into one buffer
+ * ("stream", as sendFile reads).
+ */
+async function rawOnce(
+  sender: Page,
+  receiver: Page,
+  bytes: number,
+  reads: "slices" | "stream",
+  timeoutMs = 120_000,
+): Promise<Timed> {
   await receiver.evaluate(`(() => {
     let received = 0;
     window.rawChannel.onmessage = ({ data }) => {
@@ -310,15 +324,35 @@ async function rawOnce(sender: Page, receiver: Page, bytes: number, timeoutMs = 
       if (received === ${bytes}) window.rawChannel.send("ok");
     };
   })()`);
+  const read =
+    reads === "slices"
+      ? "(offset) => window.file.slice(offset, offset + 1024 * 1024).arrayBuffer().then((bytes) => new Uint8Array(bytes))"
+      : `(() => {
+          const reader = window.file.stream().getReader();
+          const block = new Uint8Array(1024 * 1024);
+          let rest = null;
+          return async (offset) => {
+            const size = Math.min(block.length, window.file.size - offset);
+            for (let filled = 0; filled < size; ) {
+              const chunk = rest ?? (await reader.read()).value;
+              const taken = Math.min(chunk.length, size - filled);
+              block.set(chunk.subarray(0, taken), filled);
+              rest = taken < chunk.length ? chunk.subarray(taken) : null;
+              filled += taken;
+            }
+            return block.subarray(0, size);
+          };
+        })()`;
   const ms = await bounded(
     sender.evaluate(`(async () => {
       const channel = window.rawChannel;
       channel.bufferedAmountLowThreshold = 1024 * 1024;
       const acknowledged = new Promise((r) => (channel.onmessage = r));
+      const read = ${read};
       const started = performance.now();
       window.stopRaw = false;
       for (let offset = 0; offset < window.file.size && !window.stopRaw; offset += 1024 * 1024) {
-        const block = new Uint8Array(await window.file.slice(offset, offset + 1024 * 1024).arrayBuffer());
+        const block = await read(offset);
         for (let at = 0; at < block.length; at += 64 * 1024) {
           if (channel.bufferedAmount > 4 * 1024 * 1024) await new Promise((r) => channel.addEventListener("bufferedamountlow", r, { once: true }));
           channel.send(block.subarray(at, at + 64 * 1024));
@@ -509,7 +543,7 @@ async function memoryOnce(
   const watched = await watchMemory(sender, receiver, () =>
     peakHeap(receiver.cdp, async (): Promise<Timed> => {
       try {
-        if (kind === "raw") return await rawOnce(sender.lib, receiver.lib, mib * MiB, timeoutMs);
+        if (kind === "raw") return await rawOnce(sender.lib, receiver.lib, mib * MiB, "slices", timeoutMs);
         return await sendFileOnce(sender.lib, receiver.lib, receiverId, timeoutMs);
       } catch (error) {
         if (!String(error).includes("no answer")) throw error;
@@ -619,7 +653,8 @@ async function profileOnce(
   for (const session of sessions) await session.send("Profiler.start");
   let timed: Timed;
   if (kind === "sendFile") timed = await sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000);
-  else if (kind === "raw") timed = await rawOnce(sender.lib, receiver.lib, mib * MiB);
+  else if (kind === "raw" || kind === "raw-stream")
+    timed = await rawOnce(sender.lib, receiver.lib, mib * MiB, kind === "raw" ? "slices" : "stream");
   else timed = await appOnce(pages[0] as Page, pages[1] as Page, path);
   const profiles: Profile[] = [];
   for (const session of sessions) profiles.push((await session.send("Profiler.stop")).profile as Profile);
@@ -741,7 +776,8 @@ export async function measureFiles(
       const cpuBefore = [cpuOf(sender), cpuOf(receiver)];
       const { result, heapMiB } = await peakHeap(receiver.cdp, () => {
         if (kind === "sendFile") return sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000);
-        if (kind === "raw") return rawOnce(sender.lib, receiver.lib, mib * MiB);
+        if (kind === "raw" || kind === "raw-stream")
+          return rawOnce(sender.lib, receiver.lib, mib * MiB, kind === "raw" ? "slices" : "stream");
         return appOnce(sender.app as Page, receiver.app as Page, path(mib));
       });
       const run: FileRun = {
@@ -762,7 +798,7 @@ export async function measureFiles(
       runs.push(run);
     };
     // One warm-up transfer of each kind, not recorded: the first transfer in a fresh page is a cold start.
-    const kinds: Kind[] = ["sendFile", "raw", "app"];
+    const kinds: Kind[] = ["sendFile", "raw", "raw-stream", "app"];
     for (const kind of kinds) await once(kind, options.smallMib, -1);
     runs.length = 0;
     // Interleaved, the order turning each round so no kind always goes first.
@@ -841,6 +877,7 @@ function summarize(
     "| transfer | MB/s | ms to done | ms until the receiver has it | CPU s sender / receiver | receiver peak JS heap MiB |",
     "| --- | --- | --- | --- | --- | --- |",
     row(`raw data-channel loop, ${mib} MiB`, "raw", mib),
+    row(`raw loop reading as sendFile does, ${mib} MiB`, "raw-stream", mib),
     row(`room.sendFile, ${mib} MiB`, "sendFile", mib),
     row(`the room app, ${mib} MiB`, "app", mib),
     row(`room.sendFile, ${smallMib} MiB`, "sendFile", smallMib),
@@ -848,12 +885,15 @@ function summarize(
     `sendFile / raw: ${ratio(
       ours,
       med("raw", mib, (r) => r.mbPerSecond),
+    )}; sendFile / raw reading as sendFile does: ${ratio(
+      ours,
+      med("raw-stream", mib, (r) => r.mbPerSecond),
     )}; app / sendFile: ${ratio(
       med("app", mib, (r) => r.mbPerSecond),
       ours,
     )}`,
     "",
-    `Within each round (the ratio of two transfers a minute apart, so that a machine whose speed drifts over the run moves both), median and range over the rounds: sendFile / raw ${perRound(runs, mib, "sendFile", "raw")}; app / sendFile ${perRound(runs, mib, "app", "sendFile")}`,
+    `Within each round (the ratio of two transfers a minute apart, so that a machine whose speed drifts over the run moves both), median and range over the rounds: sendFile / raw ${perRound(runs, mib, "sendFile", "raw")}; sendFile / raw reading as sendFile does ${perRound(runs, mib, "sendFile", "raw-stream")}; app / sendFile ${perRound(runs, mib, "app", "sendFile")}`,
     "",
   ];
   if (memory.length > 0) {

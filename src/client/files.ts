@@ -275,8 +275,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
 
 /**
  * Sends blocks from `from` on, then the digest, and waits for the receiver's
- * word on it. Each block is read while the one before is sent: a read from
- * disk then costs the channel no idle time (at most 2 blocks are in memory).
+ * word on it. The next block is read while the receiver catches up.
  */
 async function stream(
   file: Blob,
@@ -286,20 +285,24 @@ async function stream(
   from: number,
   moved: (offset: number) => void,
 ): Promise<Outcome> {
-  let next = readBlock(file, from);
-  for (let offset = from; offset < file.size; offset += BLOCK) {
-    const index = offset / BLOCK;
-    const reading = next;
-    if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
-    const block = new Uint8Array(await reading);
-    next = readBlock(file, offset + BLOCK);
-    digests.add(index, block);
-    for (let at = 0; at < block.length; at += CHUNK) {
-      if (wire.channel.bufferedAmount > HIGH_WATER) await drained(wire.channel);
-      if (transfer.state !== "active" || wire.ended) return wire.outcome;
-      wire.channel.send(block.subarray(at, at + CHUNK));
+  const blocks = new BlockReader(file, from);
+  try {
+    for (let offset = from; offset < file.size; offset += BLOCK) {
+      const index = offset / BLOCK;
+      const block = await blocks.next();
+      if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
+      // Both take a copy at once: the block's buffer is free to fill again once they return.
+      digests.add(index, block);
+      for (let at = 0; at < block.length; at += CHUNK) {
+        if (wire.channel.bufferedAmount > HIGH_WATER) await drained(wire.channel);
+        if (transfer.state !== "active" || wire.ended) return wire.outcome;
+        wire.channel.send(block.subarray(at, at + CHUNK));
+      }
+      moved(offset + block.length);
     }
-    moved(offset + block.length);
+    await blocks.unchanged();
+  } finally {
+    blocks.close();
   }
   moved(file.size);
   const sha256 = await digests.hex(Math.ceil(file.size / BLOCK));
@@ -307,15 +310,73 @@ async function stream(
   return wire.settled;
 }
 
+/** Bytes read through one stream: each new stream checks the file anew. */
+const SEGMENT = 16 * BLOCK;
+
 /**
- * Starts reading the block at `offset` (none past the end). Its error, if any,
- * reaches whoever awaits it; one read ahead that nobody takes is no error.
+ * A file's blocks in order, read through streams into one buffer that each
+ * block fills again: a slice and an `arrayBuffer()` per block cost 2.5× the
+ * CPU (a blob registered with the browser process for each, and fresh
+ * memory). Chromium fails a read of a file changed since it was picked, but
+ * looks only when a read begins: a new stream every `SEGMENT`, and a last
+ * look once all is read, fail a file changed during the transfer instead of
+ * sending a mix of its versions.
  */
-function readBlock(file: Blob, offset: number): Promise<ArrayBuffer> {
-  const read =
-    offset < file.size ? file.slice(offset, offset + BLOCK).arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
-  read.catch(ignore);
-  return read;
+class BlockReader {
+  readonly #block = new Uint8Array(BLOCK);
+  #reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | null = null;
+  /** Where the current stream is, and where it ends. */
+  #at: number;
+  #end: number;
+  /** What the last chunk held past the block it went into. */
+  #rest: Uint8Array<ArrayBuffer> | null = null;
+
+  constructor(
+    private readonly file: Blob,
+    from: number,
+  ) {
+    this.#at = this.#end = from;
+  }
+
+  /** The next block: `BLOCK` bytes, fewer only at the end. The buffer is the next call's to fill. */
+  async next(): Promise<Uint8Array<ArrayBuffer>> {
+    const size = Math.min(BLOCK, this.file.size - this.#at + (this.#rest?.length ?? 0));
+    for (let filled = 0; filled < size; ) {
+      const chunk = this.#rest ?? (await this.#read());
+      const taken = Math.min(chunk.length, size - filled);
+      this.#block.set(chunk.subarray(0, taken), filled);
+      this.#rest = taken < chunk.length ? chunk.subarray(taken) : null;
+      filled += taken;
+    }
+    return this.#block.subarray(0, size);
+  }
+
+  /** Rejects if the file changed since it was picked (where the browser can tell). */
+  async unchanged(): Promise<void> {
+    if (this.file.size > 0) await this.file.slice(this.file.size - 1).arrayBuffer();
+  }
+
+  close(): void {
+    this.#reader?.cancel().catch(ignore);
+    this.#reader = null;
+  }
+
+  /** The current stream's next chunk; a new stream for the next segment where one ends. */
+  async #read(): Promise<Uint8Array<ArrayBuffer>> {
+    for (;;) {
+      if (!this.#reader) {
+        this.#end = Math.min(this.file.size, this.#at + SEGMENT);
+        this.#reader = this.file.slice(this.#at, this.#end).stream().getReader();
+      }
+      const { done, value } = await this.#reader.read();
+      if (!done) {
+        this.#at += value.length;
+        return value;
+      }
+      if (this.#at < this.#end) throw new DOMException("the file got shorter", "NotReadableError");
+      this.#reader = null;
+    }
+  }
 }
 
 /** What a sender hears on one channel: acks, the receiver's verdict, or the channel closing. */

@@ -128,7 +128,9 @@ function installProbe(): void {
         const loaded = probe.incoming[count - 1]?.loaded ?? 0;
         if (loaded >= bytes && (await probe.stored()).length > 0) return;
         if (Date.now() > deadline)
-          throw new Error(`transfer ${count}: only ${loaded} bytes arrived, or nothing was stored`);
+          throw new Error(
+            `transfer ${count}: ${probe.incoming.length} began, ${loaded} bytes arrived, ${(await probe.stored()).length} stored`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },

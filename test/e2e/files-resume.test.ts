@@ -2,9 +2,14 @@
  * Files that outlive their connection, in Chromium against wrangler dev and a
  * real coturn: a transfer whose path goes down (the relay stops answering)
  * completes once an ICE restart brings it back; one whose channel closes
- * midway goes on over a new channel from the last stored block; and one whose
- * receiver leaves ends failed at once, instead of waiting to resume.
+ * midway goes on over a new channel from the last stored block; one whose
+ * file changes on disk ends failed, never sending a mix of its versions; and
+ * one whose receiver leaves ends failed at once, instead of waiting to resume.
  */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { describeWithBrowser } from "./browser";
 import { connectedTo, joinWithLibrary, type MeshPeer } from "./mesh-harness";
@@ -85,29 +90,55 @@ describeWithBrowser("files across a reconnect", () => {
     await Promise.all([ann.page.context().close(), bob.page.context().close()]);
   });
 
-  it("ends failed on both sides, never resuming, when the file cannot be read midway", async () => {
-    const [ann, bob] = await pair("resume-unreadable", false);
-    // The file changes on disk while it is sent: the fifth read fails, as Chromium's would.
-    const reason = await ann.page.evaluate(async (to) => {
-      const read = Blob.prototype.arrayBuffer;
-      let reads = 0;
-      Blob.prototype.arrayBuffer = function (this: Blob) {
-        if (++reads === 5) return Promise.reject(new DOMException("the file changed", "NotReadableError"));
-        return read.call(this);
-      };
-      const parts = Array.from({ length: 16 * 16 }, () => new Uint8Array(64 * 1024));
-      const transfer = window.mesh.room.sendFile(new File(parts, "changing.bin"), { to });
-      return transfer.done.then(
-        () => "done",
-        (error: Error) => error.message,
-      );
-    }, bob.id);
-    expect(reason).toBe("the file could not be read");
-    await bob.page.waitForFunction(() => window.wire.incoming[0]?.state !== "active");
-    expect(await bob.page.evaluate(() => window.wire.incoming[0]?.state)).toBe("cancelled");
-    expect(await bob.page.evaluate(() => window.wire.fileChannels.length)).toBe(1);
-    await Promise.all([ann.page.context().close(), bob.page.context().close()]);
-  });
+  // The sender reads through a stream per 16 MiB, and Chromium looks for a change only when a read begins: a change
+  // in the first segment is found when the second begins, one in the last only by the look once all is read.
+  for (const [changedAt, sentAtMost] of [
+    [2, 16],
+    [18, 24],
+  ] as const) {
+    it(`ends failed on both sides, never resuming, when the file changes on disk after ${changedAt} MiB`, async () => {
+      const [ann, bob] = await pair(`resume-unreadable-${changedAt}`, false);
+      const dir = mkdtempSync(join(tmpdir(), "rendezvous-changing-"));
+      const path = join(dir, "changing.bin");
+      writeFileSync(path, randomBytes(24 * MiB));
+      await ann.page.evaluate(() => {
+        const input = document.createElement("input");
+        input.type = "file";
+        input.id = "changing-input";
+        document.body.append(input);
+      });
+      await ann.page.locator("#changing-input").setInputFiles(path);
+      // A slow disk (each block 100 ms late) keeps the transfer under way for seconds.
+      await bob.page.evaluate(() => {
+        const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (
+          this: Worker,
+          ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
+        ) {
+          setTimeout(() => Reflect.apply(post, this, args), 100);
+        };
+      });
+      await ann.page.evaluate((to) => {
+        const file = (document.getElementById("changing-input") as HTMLInputElement).files?.[0];
+        if (!file) throw new Error("no file picked");
+        window.wire.outcome = window.mesh.room.sendFile(file, { to }).done.then(
+          () => "done",
+          (error: Error) => error.message,
+        );
+      }, bob.id);
+      await receivedAtLeast(bob.page, changedAt * MiB);
+      writeFileSync(path, randomBytes(24 * MiB)); // saved again while it is sent: as long, every byte new
+      expect(await outcome(ann.page)).toBe("the file could not be read");
+      await bob.page.waitForFunction(() => window.wire.incoming[0]?.state !== "active");
+      expect(await bob.page.evaluate(() => window.wire.incoming[0]?.state)).toBe("cancelled");
+      expect(await bob.page.evaluate(() => window.wire.fileChannels.length)).toBe(1);
+      expect(await bob.page.evaluate(() => window.wire.received)).toEqual([]);
+      // Found once the next segment begins: what was sent of the file is no more than its segment's end.
+      expect(await ann.page.evaluate(() => window.wire.fileBytesSent)).toBeLessThanOrEqual(sentAtMost * MiB);
+      rmSync(dir, { recursive: true });
+      await Promise.all([ann.page.context().close(), bob.page.context().close()]);
+    });
+  }
 
   it("ends failed, not waiting to resume, when the receiver leaves midway", async () => {
     const [ann, bob] = await pair("resume-gone", false);
