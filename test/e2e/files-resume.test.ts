@@ -20,6 +20,19 @@ const MiB = 1024 * 1024;
 /** Blocks a sender may have unacknowledged (files.ts `WINDOW`): all it can have to send again after a resume. */
 const WINDOW = 4;
 
+/** Each message from the page to its disk worker (one per block written) goes 100 ms late. */
+function slowDisk(peer: MeshPeer): Promise<void> {
+  return peer.page.evaluate(() => {
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (
+      this: Worker,
+      ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
+    ) {
+      setTimeout(() => Reflect.apply(post, this, args), 100);
+    };
+  });
+}
+
 describeWithBrowser("files across a reconnect", () => {
   const { stack, turn } = useTurnStack();
 
@@ -62,16 +75,7 @@ describeWithBrowser("files across a reconnect", () => {
   it("goes on over a new channel from the last stored block when the channel closes midway", async () => {
     const [ann, bob] = await pair("resume-channel", false);
     // A slow disk: blocks are still waiting to be stored when the channel closes, and stored after it reopens.
-    // Each message to the disk worker (one per block written) goes 100 ms late.
-    await bob.page.evaluate(() => {
-      const post = Worker.prototype.postMessage;
-      Worker.prototype.postMessage = function (
-        this: Worker,
-        ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
-      ) {
-        setTimeout(() => Reflect.apply(post, this, args), 100);
-      };
-    });
+    await slowDisk(bob);
     const mib = 24;
     const digest = await send(ann.page, bob.id, mib);
     await receivedAtLeast(bob.page, 8 * MiB);
@@ -108,16 +112,8 @@ describeWithBrowser("files across a reconnect", () => {
         document.body.append(input);
       });
       await ann.page.locator("#changing-input").setInputFiles(path);
-      // A slow disk (each block 100 ms late) keeps the transfer under way for seconds.
-      await bob.page.evaluate(() => {
-        const post = Worker.prototype.postMessage;
-        Worker.prototype.postMessage = function (
-          this: Worker,
-          ...args: [message: unknown, options?: Transferable[] | StructuredSerializeOptions]
-        ) {
-          setTimeout(() => Reflect.apply(post, this, args), 100);
-        };
-      });
+      // A slow disk keeps the transfer under way for seconds.
+      await slowDisk(bob);
       await ann.page.evaluate((to) => {
         const file = (document.getElementById("changing-input") as HTMLInputElement).files?.[0];
         if (!file) throw new Error("no file picked");
