@@ -1,6 +1,6 @@
 /**
  * File transfer over one dedicated, reliable data channel per transfer and
- * receiver (`file:<id>`): a JSON header, binary chunks, then `file-end` with
+ * receiver (`file:<id>`): a JSON header, binary frames, then `file-end` with
  * a digest of every byte. The receiver answers `file-received` when size and
  * digest match, `file-corrupt` otherwise; either side may send `file-cancel`.
  *
@@ -34,7 +34,14 @@ import { parseJson } from "./json";
 
 export type TransferState = "active" | "done" | "cancelled" | "failed";
 
-const CHUNK = 64 * 1024;
+/**
+ * The largest binary frame a sender sends, where the connection takes it
+ * (Chromium's limit): a quarter as many frames as at 64 KiB cost both pages
+ * less per byte (bench/results/2026-12-02-files-ablation).
+ */
+const MAX_FRAME = 256 * 1024;
+/** A connection that does not say how large a message it takes takes this (RFC 8841). */
+const DEFAULT_FRAME = 64 * 1024;
 /** Read size on the sender, the hash list's block size, and the unit of acks and resumes. */
 const BLOCK = 1024 * 1024;
 /** Blocks a sender may have sent beyond those the receiver stored: all a receiver ever holds of a file (4 MiB). */
@@ -132,6 +139,8 @@ export class Transfer extends TypedEventTarget<TransferEvents> {
 /** One receiver of a file: its channel now, and how to get a new one if that closes. */
 export interface Route {
   channel: RTCDataChannel;
+  /** The largest message its connection takes now (`RTCSctpTransport.maxMessageSize`), if it says. */
+  maxMessageSize(): number | undefined;
   /** A new channel with the same label, once the peer is connected again; null if it does not come back. */
   reopen(): Promise<RTCDataChannel | null>;
 }
@@ -201,7 +210,7 @@ async function deliver(
   for (;;) {
     let outcome: Outcome;
     try {
-      outcome = await stream(file, transfer, digests, wire, from, (offset) => {
+      outcome = await stream(file, transfer, digests, wire, frameSize(route.maxMessageSize()), from, (offset) => {
         sent = Math.max(sent, Math.ceil(offset / BLOCK));
         moved(offset);
       });
@@ -223,6 +232,12 @@ async function deliver(
     }
     from = resumed.stored * BLOCK;
   }
+}
+
+/** The frame size to send in: the largest power of two the connection takes, at most `MAX_FRAME`. */
+function frameSize(maxMessageSize: number | undefined): number {
+  if (!maxMessageSize) return DEFAULT_FRAME; // 0 or unknown: nothing said
+  return Math.min(MAX_FRAME, 2 ** Math.floor(Math.log2(maxMessageSize)));
 }
 
 /** New channels one resume may try, within `RESUME_MS`, while the connection flaps. */
@@ -282,6 +297,7 @@ async function stream(
   transfer: Transfer,
   digests: HashList,
   wire: SenderWire,
+  frame: number,
   from: number,
   moved: (offset: number) => void,
 ): Promise<Outcome> {
@@ -293,10 +309,10 @@ async function stream(
       if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
       // Both take a copy at once: the block's buffer is free to fill again once they return.
       digests.add(index, block);
-      for (let at = 0; at < block.length; at += CHUNK) {
+      for (let at = 0; at < block.length; at += frame) {
         if (wire.channel.bufferedAmount > HIGH_WATER) await drained(wire.channel);
         if (transfer.state !== "active" || wire.ended) return wire.outcome;
-        wire.channel.send(block.subarray(at, at + CHUNK));
+        wire.channel.send(block.subarray(at, at + frame));
       }
       moved(offset + block.length);
     }
@@ -532,7 +548,7 @@ export class Incoming {
   readonly #store: Store;
   readonly #digests = new HashList();
   #channel: RTCDataChannel;
-  /** Chunks of the block being filled. */
+  /** Frames of the block being filled. */
   #pending: ArrayBuffer[] = [];
   #pendingBytes = 0;
   /** Blocks whole and hashed (handed to the store), and how many of those are stored. */
@@ -624,7 +640,7 @@ export class Incoming {
     };
   }
 
-  /** Cuts the bytes into exact 1 MiB blocks, whatever sizes the chunks come in. */
+  /** Cuts the bytes into exact 1 MiB blocks, whatever sizes the frames come in. */
   #take(data: ArrayBuffer): void {
     const loaded = this.#sealed * BLOCK + this.#pendingBytes;
     if (loaded + data.byteLength > this.transfer.size) {

@@ -178,6 +178,8 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
     const id = `${this.id}-${++this.#transfers}`;
     const routes = links.map((link) => ({
       channel: link.pc.createDataChannel(`file:${id}`, { ordered: true }),
+      // The link's connection now: a new one after a rebuild, which a resume's channel is on.
+      maxMessageSize: () => this.#links.get(link.remoteId)?.pc.sctp?.maxMessageSize,
       reopen: () => this.#reopen(link.remoteId, `file:${id}`),
     }));
     return sendFile(file, id, routes);
