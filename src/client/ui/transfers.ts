@@ -2,12 +2,20 @@
 import type { Transfer } from "/mesh.js";
 import { byId, type Child, h, isolated } from "./dom";
 import { formatBytes, percent, visibleFileName } from "./format";
+import { throttled } from "./throttle";
 
 interface Row {
   transfer: Transfer;
   item: HTMLLIElement;
   url: string | null;
 }
+
+/**
+ * How often a row shows a transfer's progress, at most. The library reports
+ * every MiB, up to ten times a second, and each update lays the page out
+ * again: a person reads a figure a few times a second at best.
+ */
+const PROGRESS_INTERVAL_MS = 250;
 
 const STATE_TEXT = {
   sending: { active: "Sending", done: "Sent", cancelled: "Cancelled", failed: "Failed" },
@@ -94,8 +102,10 @@ export class Transfers {
     showProgress(transfer.loaded);
 
     cancel.addEventListener("click", () => transfer.cancel());
-    transfer.addEventListener("progress", () => showProgress(transfer.loaded));
+    const refresh = throttled(() => showProgress(transfer.loaded), PROGRESS_INTERVAL_MS);
+    transfer.addEventListener("progress", () => refresh.request());
     const end = () => {
+      refresh.cancel();
       item.dataset.state = transfer.state;
       state.textContent = STATE_TEXT[direction][transfer.state];
       if (transfer.state === "done") progress.value = Math.max(transfer.size, 1);
