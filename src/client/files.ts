@@ -290,7 +290,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
 
 /**
  * Sends blocks from `from` on, then the digest, and waits for the receiver's
- * word on it. The next block is read while the receiver catches up.
+ * word on it. The next block is read and hashed while the receiver catches up.
  */
 async function stream(
   file: Blob,
@@ -306,9 +306,10 @@ async function stream(
     for (let offset = from; offset < file.size; offset += BLOCK) {
       const index = offset / BLOCK;
       const block = await blocks.next();
-      if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
-      // Both take a copy at once: the block's buffer is free to fill again once they return.
+      // Hashed while the receiver catches up, not once it has: the digest takes a copy at once.
       digests.add(index, block);
+      if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
+      // `send` copies too: the block's buffer is free to fill again once the frames are sent.
       for (let at = 0; at < block.length; at += frame) {
         if (wire.channel.bufferedAmount > HIGH_WATER) await drained(wire.channel);
         if (transfer.state !== "active" || wire.ended) return wire.outcome;
