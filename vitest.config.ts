@@ -64,7 +64,7 @@ export default defineConfig({
       // The per-address join limit at its default (wrangler.toml's 120 a minute).
       workerd("workerd-join-limit", "test/workerd/join-limit/*.test.ts", {}, 1),
       {
-        // The browser library's pure parts (the signaling codecs), on Node's WebCrypto.
+        // The browser library's pure parts (the signaling codecs, ICE filters), and the app's refresh throttle, in Node.
         test: { name: "client", include: ["test/client/**/*.test.ts"], environment: "node" },
       },
       {
