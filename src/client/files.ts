@@ -792,10 +792,12 @@ class Store {
 
 /**
  * SHA-256 over the SHA-256 of each block, in order, each block hashed as it
- * comes. Chromium hashes within the call, on the main thread, at about
- * 2 ms a block here (bench/results/2026-12-02-files-ablation): a small part
- * of a transfer's cost, which the data channel's own threads dominate. A
- * block sent again (after a resume) keeps the digest it got first.
+ * comes. Chromium hashes within the call, on the main thread: about 1 ms a
+ * MiB, plus the copy of the block into fresh memory, 2–3 ms a block in all.
+ * Little next to the data channel's own threads, yet where both browsers
+ * share two cores it is 5–10% of the rate; hashing in smaller pieces or off
+ * the main thread did not make it cheaper (bench/results/2026-12-02-files-ablation).
+ * A block sent again (after a resume) keeps the digest it got first.
  */
 class HashList {
   readonly #digests: Promise<ArrayBuffer>[] = [];
