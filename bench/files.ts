@@ -8,16 +8,19 @@
  *   (1 MiB / 4 MiB watermarks, in the same pages) as the issue's baseline
  *   ran it, reading the file a slice of 1 MiB at a time and sending 64 KiB
  *   frames, and against the same loop reading and framing as sendFile does
- *   (one stream into one buffer, 256 KiB frames); and against the room app
- *   (public/room.html: the file input, the transfers list) sending the same
- *   file.
+ *   (one stream into one buffer, 256 KiB frames); against that loop doing
+ *   the least any checked, stored transfer must (the floor: SHA-256 over
+ *   every byte on both sides, every byte written to OPFS), and storing only;
+ *   and against the room app (public/room.html: the file input, the
+ *   transfers list) sending the same file. `pin` holds each browser to a
+ *   core of its own, as two peers on two machines.
  * - Where the CPU goes: a CDP CPU profile of both pages' main threads during
  *   one sendFile and one raw loop, with CPU seconds per thread and process.
  * - Memory: the renderers' resident memory while a large file (1 GiB by
  *   default) and a small one go through sendFile, interleaved.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/e2e/chromium.ts";
@@ -47,14 +50,20 @@ export interface FilesOptions {
   memoryBudgetMs: number;
   /** Take the CPU profiles. */
   profile: boolean;
+  /** Each browser on a core of its own (`taskset`), as two peers on two machines: no browser's work takes the other's CPU. */
+  pin: boolean;
 }
 
 /**
  * "raw" reads the file a slice per block and sends 64 KiB frames (the issue's baseline); "raw-matched" reads through
- * a stream and sends 256 KiB frames, as sendFile does between two Chromiums. ("raw-stream", in earlier results, read
- * through a stream and sent 64 KiB frames.)
+ * a stream and sends 256 KiB frames, as sendFile does between two Chromiums; "raw-floor" is raw-matched doing only
+ * what any transfer that checks and stores the file must: SHA-256 over every byte on both sides, and every byte
+ * written to OPFS; "raw-store" only stores. ("raw-stream", in earlier results, read through a stream and sent 64 KiB
+ * frames.)
  */
-type Kind = "sendFile" | "raw" | "raw-matched" | "app";
+type Kind = "sendFile" | "raw" | "raw-matched" | "raw-floor" | "raw-store" | "app";
+type RawKind = Extract<Kind, `raw${string}`>;
+const isRaw = (kind: Kind): kind is RawKind => kind.startsWith("raw");
 
 export interface FileRun {
   kind: Kind;
@@ -158,9 +167,17 @@ function writeFile(path: string, mib: number): void {
   }
 }
 
-async function launch(dir: string): Promise<{ context: BrowserContext; pid: number }> {
+/** `cpu`: the core to hold the browser and every process it starts to, or null for any. */
+async function launch(dir: string, cpu: number | null): Promise<{ context: BrowserContext; pid: number }> {
   mkdirSync(dir, { recursive: true });
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM_PATH, args: CHROMIUM_FLAGS });
+  let executablePath = CHROMIUM_PATH;
+  if (cpu !== null) {
+    if (cpu >= availableParallelism()) throw new Error(`--files-pin: no core ${cpu} here (${availableParallelism()})`);
+    // The browser's processes inherit its affinity; exec keeps the pid the profile's lock names.
+    executablePath = join(dir, "..", `chromium-cpu${cpu}.sh`);
+    writeFileSync(executablePath, `#!/bin/sh\nexec taskset -c ${cpu} ${CHROMIUM_PATH} "$@"\n`, { mode: 0o755 });
+  }
+  const context = await chromium.launchPersistentContext(dir, { executablePath, args: CHROMIUM_FLAGS });
   return { context, pid: browserPid(dir) };
 }
 
@@ -312,27 +329,52 @@ async function release(receiver: Page): Promise<void> {
 /**
  * The raw loop: sendFile's watermarks, no protocol; the receiver
  * acknowledges the last byte. It reads each 1 MiB block as a slice of its
- * own and sends it in 64 KiB frames ("baseline"), or reads them all through
- * one stream into one buffer and sends 256 KiB frames ("matched", as
- * sendFile reads and frames between two Chromiums).
+ * own and sends it in 64 KiB frames ("raw"), or reads them all through
+ * one stream into one buffer and sends 256 KiB frames ("raw-matched", as
+ * sendFile reads and frames between two Chromiums). "raw-floor" adds the
+ * least that checking and storing a file takes, as cheaply as it can be
+ * done: the sender hashes each block (SHA-256, as it is read), the receiver
+ * each frame as it comes, and hands it, unjoined and uncopied, to a worker
+ * that writes it through a sync access handle into OPFS (the file opened
+ * before the clock starts). It acknowledges once every digest is done and
+ * every byte written: no transfer that hashes and stores every byte can be
+ * faster, so its rate over the raw loop's is the ceiling of sendFile's.
+ * "raw-store" stores and does not hash: the ceiling of any integrity check.
  */
 async function rawOnce(
   sender: Page,
   receiver: Page,
   bytes: number,
-  loop: "baseline" | "matched",
+  kind: RawKind,
   timeoutMs = 120_000,
 ): Promise<Timed> {
+  const hash = kind === "raw-floor";
+  const floor = hash || kind === "raw-store";
+  if (floor) await openFloorFile(receiver);
   await receiver.evaluate(`(() => {
     let received = 0;
-    window.rawChannel.onmessage = ({ data }) => {
+    const digests = [];
+    window.rawChannel.onmessage = async ({ data }) => {
       received += data.byteLength;
-      if (received === ${bytes}) window.rawChannel.send("ok");
+      if (${floor}) {
+        if (${hash}) digests.push(crypto.subtle.digest("SHA-256", data)); // copies the bytes at once: the buffer can go
+        window.floorWorker.postMessage({ op: "write", bytes: data, file: 1 }, [data]);
+      }
+      if (received !== ${bytes}) return;
+      if (${floor}) {
+        await Promise.all(digests);
+        // Every write is answered, in order, and the close last: its answer is the one without a buffer.
+        await new Promise((r) => {
+          window.floorWorker.onmessage = ({ data }) => (!data.ok || !data.written) && r();
+          window.floorWorker.postMessage({ op: "close", file: 1 });
+        });
+      }
+      window.rawChannel.send("ok");
     };
   })()`);
-  const frame = loop === "baseline" ? 64 * 1024 : 256 * 1024;
+  const frame = kind === "raw" ? 64 * 1024 : 256 * 1024;
   const read =
-    loop === "baseline"
+    kind === "raw"
       ? "(offset) => window.file.slice(offset, offset + 1024 * 1024).arrayBuffer().then((bytes) => new Uint8Array(bytes))"
       : `(() => {
           const reader = window.file.stream().getReader();
@@ -356,22 +398,60 @@ async function rawOnce(
       channel.bufferedAmountLowThreshold = 1024 * 1024;
       const acknowledged = new Promise((r) => (channel.onmessage = r));
       const read = ${read};
+      const digests = [];
       const started = performance.now();
       window.stopRaw = false;
       for (let offset = 0; offset < window.file.size && !window.stopRaw; offset += 1024 * 1024) {
         const block = await read(offset);
+        if (${hash}) digests.push(crypto.subtle.digest("SHA-256", block));
         for (let at = 0; at < block.length; at += ${frame}) {
           if (channel.bufferedAmount > 4 * 1024 * 1024) await new Promise((r) => channel.addEventListener("bufferedamountlow", r, { once: true }));
           channel.send(block.subarray(at, at + ${frame}));
         }
       }
+      await Promise.all(digests);
       await acknowledged;
       return performance.now() - started;
     })()`),
     timeoutMs,
     "raw loop",
   );
+  if (floor) {
+    // It wrote what it was sent: a floor that skipped the work would be no floor.
+    const stored = await receiver.evaluate(`(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle("rendezvous-incoming");
+      const { size } = await (await dir.getFileHandle("bench-floor")).getFile();
+      await dir.removeEntry("bench-floor");
+      return size;
+    })()`);
+    if (stored !== bytes) throw new Error(`the floor stored ${stored} bytes of ${bytes}`);
+  }
   return { ms: Number(ms), receivedMs: null };
+}
+
+/**
+ * The floor's file, new and empty, open for writing in the library's own disk worker (public/disk-worker.js; the
+ * page's CSP allows no other): written through a sync access handle, as sendFile's receiver writes.
+ */
+async function openFloorFile(receiver: Page): Promise<void> {
+  await bounded(
+    receiver.evaluate(`(async () => {
+      if (!window.floorWorker) {
+        // Held while the page lives, so that no page's sweep takes the file for a closed page's (src/client/disk.ts).
+        await new Promise((held) => navigator.locks.request("rendezvous-incoming/bench-floor", () => (held(), new Promise(() => {}))));
+        window.floorWorker = new Worker("/disk-worker.js", { name: "bench floor" });
+      }
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle("rendezvous-incoming", { create: true });
+      await dir.getFileHandle("bench-floor", { create: true });
+      const answer = await new Promise((r) => {
+        window.floorWorker.onmessage = ({ data }) => r(data);
+        window.floorWorker.postMessage({ op: "open", name: "bench-floor", file: 1 });
+      });
+      if (!answer.ok) throw new Error(answer.message);
+    })()`),
+    30_000,
+    "the floor's file",
+  );
 }
 
 /**
@@ -550,7 +630,7 @@ async function memoryOnce(
   const watched = await watchMemory(sender, receiver, () =>
     peakHeap(receiver.cdp, async (): Promise<Timed> => {
       try {
-        if (kind === "raw") return await rawOnce(sender.lib, receiver.lib, mib * MiB, "baseline", timeoutMs);
+        if (kind === "raw") return await rawOnce(sender.lib, receiver.lib, mib * MiB, "raw", timeoutMs);
         return await sendFileOnce(sender.lib, receiver.lib, receiverId, timeoutMs);
       } catch (error) {
         if (!String(error).includes("no answer")) throw error;
@@ -660,8 +740,7 @@ async function profileOnce(
   for (const session of sessions) await session.send("Profiler.start");
   let timed: Timed;
   if (kind === "sendFile") timed = await sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000);
-  else if (kind === "raw" || kind === "raw-matched")
-    timed = await rawOnce(sender.lib, receiver.lib, mib * MiB, kind === "raw" ? "baseline" : "matched");
+  else if (isRaw(kind)) timed = await rawOnce(sender.lib, receiver.lib, mib * MiB, kind);
   else timed = await appOnce(pages[0] as Page, pages[1] as Page, path);
   const profiles: Profile[] = [];
   for (const session of sessions) profiles.push((await session.send("Profiler.stop")).profile as Profile);
@@ -755,9 +834,9 @@ export async function measureFiles(
   try {
     const path = (mib: number) => join(work, `bench-${mib}.bin`);
     for (const mib of new Set([options.mib, options.smallMib, options.bigMib])) if (mib > 0) writeFile(path(mib), mib);
-    for (const side of ["sender", "receiver"]) {
+    for (const [index, side] of ["sender", "receiver"].entries()) {
       const dir = join(work, `${side}-profile`);
-      const { context, pid } = await launch(dir);
+      const { context, pid } = await launch(dir, options.pin ? index : null);
       const lib = context.pages()[0] ?? (await context.newPage());
       const cdp = await context.newCDPSession(lib);
       await cdp.send("Performance.enable");
@@ -783,8 +862,7 @@ export async function measureFiles(
       const cpuBefore = [cpuOf(sender), cpuOf(receiver)];
       const { result, heapMiB } = await peakHeap(receiver.cdp, () => {
         if (kind === "sendFile") return sendFileOnce(sender.lib, receiver.lib, receiverId, 120_000);
-        if (kind === "raw" || kind === "raw-matched")
-          return rawOnce(sender.lib, receiver.lib, mib * MiB, kind === "raw" ? "baseline" : "matched");
+        if (isRaw(kind)) return rawOnce(sender.lib, receiver.lib, mib * MiB, kind);
         return appOnce(sender.app as Page, receiver.app as Page, path(mib));
       });
       const run: FileRun = {
@@ -805,7 +883,7 @@ export async function measureFiles(
       runs.push(run);
     };
     // One warm-up transfer of each kind, not recorded: the first transfer in a fresh page is a cold start.
-    const kinds: Kind[] = ["sendFile", "raw", "raw-matched", "app"];
+    const kinds: Kind[] = ["sendFile", "raw", "raw-matched", "raw-floor", "raw-store", "app"];
     for (const kind of kinds) await once(kind, options.smallMib, -1);
     runs.length = 0;
     // Interleaved, the order turning each round so no kind always goes first.
@@ -879,12 +957,14 @@ function summarize(
     `| ${label} | ${med(kind, size, (r) => r.mbPerSecond)} | ${med(kind, size, (r) => r.ms)} | ${med(kind, size, (r) => r.receivedMs) || "–"} | ${med(kind, size, (r) => r.senderCpuSeconds)} / ${med(kind, size, (r) => r.receiverCpuSeconds)} | ${med(kind, size, (r) => r.receiverPeakHeapMiB)} |`;
   const ours = med("sendFile", mib, (r) => r.mbPerSecond);
   const summary = [
-    `### File transfer between two Chromiums, picked from disk (${mib} MiB; medians of ${options.rounds} interleaved rounds)`,
+    `### File transfer between two Chromiums, picked from disk (${mib} MiB; medians of ${options.rounds} interleaved rounds${options.pin ? "; each browser held to a core of its own" : ""})`,
     "",
     "| transfer | MB/s | ms to done | ms until the receiver has it | CPU s sender / receiver | receiver peak JS heap MiB |",
     "| --- | --- | --- | --- | --- | --- |",
     row(`raw data-channel loop, ${mib} MiB`, "raw", mib),
     row(`raw loop reading and framing as sendFile does, ${mib} MiB`, "raw-matched", mib),
+    row(`the same, hashing every byte on both sides and storing it in OPFS (the floor), ${mib} MiB`, "raw-floor", mib),
+    row(`the same, storing every byte in OPFS, hashing none, ${mib} MiB`, "raw-store", mib),
     row(`room.sendFile, ${mib} MiB`, "sendFile", mib),
     row(`the room app, ${mib} MiB`, "app", mib),
     row(`room.sendFile, ${smallMib} MiB`, "sendFile", smallMib),
@@ -895,12 +975,21 @@ function summarize(
     )}; sendFile / raw reading and framing as sendFile does: ${ratio(
       ours,
       med("raw-matched", mib, (r) => r.mbPerSecond),
+    )}; the floor / raw (the most sendFile / raw can be): ${ratio(
+      med("raw-floor", mib, (r) => r.mbPerSecond),
+      med("raw", mib, (r) => r.mbPerSecond),
+    )}; storing alone / raw: ${ratio(
+      med("raw-store", mib, (r) => r.mbPerSecond),
+      med("raw", mib, (r) => r.mbPerSecond),
+    )}; sendFile / the floor: ${ratio(
+      ours,
+      med("raw-floor", mib, (r) => r.mbPerSecond),
     )}; app / sendFile: ${ratio(
       med("app", mib, (r) => r.mbPerSecond),
       ours,
     )}`,
     "",
-    `Within each round (the ratio of two transfers a minute apart, so that a machine whose speed drifts over the run moves both), median and range over the rounds: sendFile / raw ${perRound(runs, mib, "sendFile", "raw")}; sendFile / raw reading and framing as sendFile does ${perRound(runs, mib, "sendFile", "raw-matched")}; app / sendFile ${perRound(runs, mib, "app", "sendFile")}`,
+    `Within each round (the ratio of two transfers a minute apart, so that a machine whose speed drifts over the run moves both), median and range over the rounds: sendFile / raw ${perRound(runs, mib, "sendFile", "raw")}; sendFile / raw reading and framing as sendFile does ${perRound(runs, mib, "sendFile", "raw-matched")}; the floor / raw ${perRound(runs, mib, "raw-floor", "raw")}; storing alone / raw ${perRound(runs, mib, "raw-store", "raw")}; sendFile / the floor ${perRound(runs, mib, "sendFile", "raw-floor")}; app / sendFile ${perRound(runs, mib, "app", "sendFile")}`,
     "",
   ];
   if (memory.length > 0) {

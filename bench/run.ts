@@ -206,7 +206,8 @@ async function main(): Promise<void> {
           report.summary.push(...cost.summary);
         }
         if (wanted("files") && ours) {
-          // Its own two Chromiums (persistent profiles); --files-big=MiB sizes the memory part's file (0 skips it).
+          // Its own two Chromiums (persistent profiles); --files-big=MiB sizes the memory part's file (0 skips it);
+          // --files-pin holds each to a core of its own.
           const big = Number(args.find((arg) => arg.startsWith("--files-big="))?.slice(12) ?? (quick ? 256 : 1024));
           const files = await measureFiles(ours.url, {
             ...(quick ? { mib: 16, smallMib: 4, rounds: rounds(1) } : { mib: 64, smallMib: 16, rounds: rounds(3) }),
@@ -215,6 +216,7 @@ async function main(): Promise<void> {
             bigTimeoutMs: 420_000,
             memoryBudgetMs: 900_000,
             profile: true,
+            pin: args.includes("--files-pin"),
           });
           const { runs, memory, profiles, load, states } = files;
           report.parts.files = { runs, memory, profiles, load, states };
