@@ -73,7 +73,8 @@ interface Probe {
 declare global {
   interface Window {
     filesDisk: Probe;
-    filesDiskOut: { transfer: Transfer; outcome: Promise<string> };
+    /** The sender's last transfer: its outcome, and the channels it opened (one a receiver). */
+    filesDiskOut: { transfer: Transfer; outcome: Promise<string>; channels: RTCDataChannel[] };
   }
 }
 
@@ -272,13 +273,27 @@ async function sendTo({
       return send.call(this, data);
     };
   }
-  const transfer = window.call.room.sendFile(file, to === null ? {} : { to });
+  // The channels sendFile opens, kept to say how they stand if a receiver never hears of the file.
+  const channels: RTCDataChannel[] = [];
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnection, ...args) {
+    const channel = Reflect.apply(create, this, args);
+    channels.push(channel);
+    return channel;
+  };
+  let transfer: Transfer;
+  try {
+    transfer = window.call.room.sendFile(file, to === null ? {} : { to });
+  } finally {
+    RTCPeerConnection.prototype.createDataChannel = create;
+  }
   window.filesDiskOut = {
     transfer,
     outcome: transfer.done.then(
       () => "done",
       (error: Error) => error.message,
     ),
+    channels,
   };
   if (!hash) return "";
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
@@ -347,6 +362,14 @@ describeWithBrowser("received files on disk", () => {
   }
 
   const outcome = (sender: Tab) => sender.page.evaluate(() => window.filesDiskOut.outcome, null);
+
+  /** How the sender's last transfer and its channels stand: whether a receiver that heard nothing was ever reached. */
+  const senderSide = (sender: Tab) =>
+    sender.page.evaluate(() => {
+      const { transfer, channels } = window.filesDiskOut;
+      const states = channels.map((c) => `${c.label} #${c.id} ${c.readyState}, ${c.bufferedAmount} bytes buffered`);
+      return `the sender's transfer ${transfer.state}, ${transfer.loaded} bytes sent; its channels: ${states.join("; ")}`;
+    }, null);
 
   /**
    * A Chromium sender, and a Chromium receiver (a profile of its own) for each of `prepares`, which runs in its
@@ -510,10 +533,11 @@ describeWithBrowser("received files on disk", () => {
       const { sender, receiver, close } = await pair(kind, `disk-cancel-${kind}`);
       for (const [i, side] of (["receiver", "sender"] as const).entries()) {
         await sender.page.evaluate(sendTo, { to: receiver.id, mib: 64, hash: false, corrupt: false });
-        await receiver.page.evaluate(({ count, bytes }) => window.filesDisk.started(count, bytes), {
-          count: i + 1,
-          bytes: 2 * MiB,
-        });
+        await receiver.page
+          .evaluate(({ count, bytes }) => window.filesDisk.started(count, bytes), { count: i + 1, bytes: 2 * MiB })
+          .catch(async (error: Error) => {
+            throw new Error(`${error.message}; ${await senderSide(sender)}`);
+          });
         if (side === "receiver") await receiver.page.evaluate(() => window.filesDisk.incoming.at(-1)?.cancel(), null);
         else await sender.page.evaluate(() => window.filesDiskOut.transfer.cancel(), null);
         expect(await receiver.page.evaluate((count) => window.filesDisk.ended(count), i + 1)).toEqual({
