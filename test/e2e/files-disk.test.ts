@@ -614,7 +614,9 @@ describeWithBrowser("received files on disk", () => {
     const ended = (count: number) => receiver.page.evaluate((count) => window.filesDisk.ended(count), count);
     const nothingStored = () => receiver.page.evaluate(() => window.filesDisk.waitStored(0), null);
 
-    await sender.page.evaluate(sendTo, { to: receiver.id, mib: 4, hash: false, corrupt: true });
+    // More blocks than the window: the sender waits for blocks to be stored before it sends the last, so some are
+    // written before the verdict. At 4 MiB a fast network could deliver the whole file before the disk opened.
+    await sender.page.evaluate(sendTo, { to: receiver.id, mib: (2 * BUDGET) / MiB, hash: false, corrupt: true });
     expect(await ended(1)).toEqual({ state: "failed", reason: "the file arrived corrupted" });
     expect(await outcome(sender)).toBe("the file arrived corrupted");
     expect(await receiver.page.evaluate(() => window.filesDisk.writes, null)).toBeGreaterThan(0);
