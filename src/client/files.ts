@@ -202,7 +202,13 @@ async function deliver(
 ): Promise<Outcome> {
   let wire = new SenderWire(route.channel);
   wires.add(wire);
-  await wire.opened;
+  // Waited for as long as a resume is: a channel still not open by then (its connection never came back, or the
+  // browser lost its opening) would leave the transfer active for ever, and the receiver never knew of it.
+  await within(wire.opened, RESUME_MS);
+  if (wire.channel.readyState !== "open") {
+    wire.channel.close();
+    return "closed";
+  }
   wire.say({ type: "file-header", name: transfer.name, size: file.size, mime: file.type, acks: true });
   let from = 0;
   /** Blocks this receiver has been sent: the most a resume may claim to have stored. */
