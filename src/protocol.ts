@@ -227,6 +227,11 @@ export const FileHeader = v.object({
   mime: v.pipe(v.string(), v.maxLength(256)),
   /** The sender paces by the receiver's `file-ack`s and resumes on a new channel (absent from a v1 sender). */
   acks: v.optional(v.literal(true)),
+  /**
+   * A block check the sender offers besides SHA-256 ("murmur3"); the receiver takes it up in its first `file-ack`.
+   * Any other name is one this page does not know, and leaves SHA-256.
+   */
+  check: v.optional(v.pipe(v.string(), v.maxLength(32))),
 });
 export type FileHeader = v.InferOutput<typeof FileHeader>;
 
@@ -238,12 +243,14 @@ const MAX_BLOCKS = 2 ** 33;
 
 /** Control frames on a file channel after the header, in either direction. */
 export const FileControl = v.variant("type", [
-  /** Sender: every byte is sent; this is their SHA-256. */
+  /** Sender: every byte is sent; this is the SHA-256 of their blocks' checks. */
   v.object({ type: v.literal("file-end"), sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) }),
   /** Receiver: this many blocks are stored; the next block to send, after a resume. */
   v.object({
     type: v.literal("file-ack"),
     blocks: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_BLOCKS)),
+    /** In the first ack only: the check the header offered, taken up ("murmur3"); absent, SHA-256. */
+    check: v.optional(v.pipe(v.string(), v.maxLength(32))),
   }),
   /** Receiver: the file arrived and its digest matches. */
   v.object({ type: v.literal("file-received") }),

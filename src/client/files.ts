@@ -22,17 +22,25 @@
  * stored blocks, and the sender goes on from there. A side that waits too
  * long for that ends the transfer failed.
  *
- * The digest is a hash list, SHA-256 over the SHA-256 of each 1 MiB block,
- * each block hashed by WebCrypto as it passes: nothing is hashed twice, and
- * the end waits for no more than one list of 32-byte digests.
+ * The digest is a hash list, SHA-256 over the checks of the 1 MiB blocks,
+ * each block checked as it passes: nothing is read twice, and the end waits
+ * for no more than one list of digests. A block's check is its
+ * MurmurHash3_x86_128 (murmur.ts) where the sender offered it and the
+ * receiver took it up, and its SHA-256 otherwise (a page from before it).
  */
 import * as v from "valibot";
 import { FileControl, type FileHeader, FileOpening } from "../protocol";
 import { type Disk, openDisk } from "./disk";
 import { TypedEventTarget } from "./events";
 import { parseJson } from "./json";
+import { murmur3 } from "./murmur";
 
 export type TransferState = "active" | "done" | "cancelled" | "failed";
+
+/** How a transfer's blocks are checked: "murmur3" once both sides said so, "sha256" with a page from before it. */
+type Check = "sha256" | "murmur3";
+/** Both checks, for blocks read before a receiver says which it takes. */
+const BOTH: readonly Check[] = ["murmur3", "sha256"];
 
 /**
  * The largest binary frame a sender sends, where the connection takes it
@@ -200,16 +208,16 @@ async function deliver(
   wires: Set<SenderWire>,
   moved: (offset: number) => void,
 ): Promise<Outcome> {
-  let wire = new SenderWire(route.channel);
-  wires.add(wire);
-  // Waited for as long as a resume is: a channel still not open by then (its connection never came back, or the
-  // browser lost its opening) would leave the transfer active for ever, and the receiver never knew of it.
-  await within(wire.opened, RESUME_MS);
-  if (wire.channel.readyState !== "open") {
-    wire.channel.close();
-    return "closed";
-  }
-  wire.say({ type: "file-header", name: transfer.name, size: file.size, mime: file.type, acks: true });
+  const header: FileHeader = {
+    type: "file-header",
+    name: transfer.name,
+    size: file.size,
+    mime: file.type,
+    acks: true,
+    check: "murmur3",
+  };
+  let wire = await begin(route.channel, header, wires);
+  if (!wire) return "closed";
   let from = 0;
   /** Blocks this receiver has been sent: the most a resume may claim to have stored. */
   let sent = 0;
@@ -229,7 +237,7 @@ async function deliver(
     if (outcome !== "closed" || transfer.state !== "active" || !wire.paced) return outcome;
     // The channel closed midway, and the receiver can resume.
     wires.delete(wire);
-    const resumed = await resume(route, transfer, wires);
+    const resumed = await resume(route, transfer, wires, wire.check);
     if (typeof resumed === "string") return resumed;
     wire = resumed.wire;
     if (resumed.stored > sent) {
@@ -238,6 +246,28 @@ async function deliver(
     }
     from = resumed.stored * BLOCK;
   }
+}
+
+/**
+ * A channel's opening for a file: the header, once the channel is open. Waited for as long as a resume is: a
+ * channel still not open by then (its connection never came back, or the browser lost its opening) would leave
+ * the transfer active for ever, and the receiver never knew of it. Null, the channel closed, if it did not open.
+ */
+async function begin(
+  channel: RTCDataChannel,
+  header: FileHeader,
+  wires: Set<SenderWire>,
+): Promise<SenderWire | null> {
+  const wire = new SenderWire(channel);
+  wires.add(wire);
+  await within(wire.opened, RESUME_MS);
+  if (channel.readyState !== "open") {
+    wires.delete(wire);
+    channel.close();
+    return null;
+  }
+  wire.say(header);
+  return wire;
 }
 
 /** The frame size to send in: the largest power of two the connection takes, at most `MAX_FRAME`. */
@@ -259,6 +289,7 @@ async function resume(
   route: Route,
   transfer: Transfer,
   wires: Set<SenderWire>,
+  check: Check | undefined,
 ): Promise<{ wire: SenderWire; stored: number } | Outcome> {
   const deadline = Date.now() + RESUME_MS;
   for (let attempt = 0; attempt < RESUME_ATTEMPTS && Date.now() < deadline; attempt++) {
@@ -268,7 +299,7 @@ async function resume(
       channel.close(); // cancelled while we waited: the receiver's side times out
       return "closed";
     }
-    const wire = new SenderWire(channel);
+    const wire = new SenderWire(channel, { check });
     wires.add(wire);
     const answer = wire.opened.then(() => {
       wire.say({ type: "file-resume" });
@@ -312,8 +343,8 @@ async function stream(
     for (let offset = from; offset < file.size; offset += BLOCK) {
       const index = offset / BLOCK;
       const block = await blocks.next();
-      // Hashed while the receiver catches up, not once it has: the digest takes a copy at once.
-      digests.add(index, block);
+      // Checked while the receiver catches up, not once it has: the block's buffer is filled again after.
+      digests.add(index, block, wire.check ? [wire.check] : BOTH);
       if (!(await wire.window(index)) || transfer.state !== "active") return wire.outcome;
       // `send` copies too: the block's buffer is free to fill again once the frames are sent.
       for (let at = 0; at < block.length; at += frame) {
@@ -328,7 +359,9 @@ async function stream(
     blocks.close();
   }
   moved(file.size);
-  const sha256 = await digests.hex(Math.ceil(file.size / BLOCK));
+  // A file of a few blocks can be sent before the receiver's first word, which says how it checks them.
+  if (!(await wire.decided()) || transfer.state !== "active") return wire.outcome;
+  const sha256 = await digests.hex(Math.ceil(file.size / BLOCK), wire.check ?? "sha256");
   wire.say({ type: "file-end", sha256 });
   return wire.settled;
 }
@@ -416,44 +449,54 @@ class SenderWire {
   #spoke: () => void = ignore;
   readonly #spoken: Promise<void>;
   readonly settled: Promise<Outcome>;
+  #settle: (outcome: Outcome) => void = ignore;
   readonly resumed: Promise<number | null>;
+  #resume: (blocks: number | null) => void = ignore;
 
-  constructor(readonly channel: RTCDataChannel) {
+  /** How the receiver checks blocks, once known: told by its first ack. */
+  check: Check | undefined;
+
+  /** `check` is given for a resumed channel, whose first ack does not say it again. */
+  constructor(
+    readonly channel: RTCDataChannel,
+    { check }: { check?: Check | undefined } = {},
+  ) {
+    this.check = check;
     this.opened = opened(channel);
     this.#spoken = new Promise((resolve) => {
       this.#spoke = resolve;
     });
-    let settle: (outcome: Outcome) => void = ignore;
     this.settled = new Promise((resolve) => {
-      settle = resolve;
+      this.#settle = resolve;
     });
-    let resume: (blocks: number | null) => void = ignore;
     this.resumed = new Promise((resolve) => {
-      resume = resolve;
+      this.#resume = resolve;
     });
-    const end = (outcome: Outcome) => {
-      if (this.ended) return; // the verdict stands; the channel's close comes after it
-      this.ended = true;
-      this.outcome = outcome;
-      settle(outcome);
-      resume(null);
-      this.#spoke();
-      this.#wake();
-    };
     channel.onmessage = ({ data }) => {
       const control = parseControl(data);
       if (!control) return;
       if (control.type === "file-ack") {
         this.paced = true;
+        this.check ??= control.check === "murmur3" ? "murmur3" : "sha256";
         this.#acked = Math.max(this.#acked, control.blocks);
-        resume(control.blocks);
-      } else if (control.type === "file-received") end("received");
-      else if (control.type === "file-corrupt") end("corrupt");
-      else if (control.type === "file-cancel") end("cancelled");
+        this.#resume(control.blocks);
+      } else if (control.type === "file-received") this.#end("received");
+      else if (control.type === "file-corrupt") this.#end("corrupt");
+      else if (control.type === "file-cancel") this.#end("cancelled");
       this.#spoke();
       this.#wake();
     };
-    channel.onclose = () => end("closed");
+    channel.onclose = () => this.#end("closed");
+  }
+
+  #end(outcome: Outcome): void {
+    if (this.ended) return; // the verdict stands; the channel's close comes after it
+    this.ended = true;
+    this.outcome = outcome;
+    this.#settle(outcome);
+    this.#resume(null);
+    this.#spoke();
+    this.#wake();
   }
 
   /**
@@ -461,16 +504,25 @@ class SenderWire {
    * but `WINDOW` of the blocks before it. False once the channel is done.
    */
   async window(index: number): Promise<boolean> {
-    if (this.paced === undefined && index >= WINDOW) {
-      const timer = new Promise((resolve) => setTimeout(resolve, FIRST_ACK_MS));
-      await Promise.race([this.#spoken, timer]);
-      this.paced ??= false;
-    }
+    if (index >= WINDOW && !(await this.decided())) return false;
     while (!this.ended && this.paced && index - this.#acked >= WINDOW) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
     }
+    return !this.ended;
+  }
+
+  /**
+   * Resolves once the receiver has said whether it paces and how it checks blocks: at its first word, or
+   * `FIRST_ACK_MS` without one (a page from before acks: unpaced, SHA-256). False once the channel is done.
+   */
+  async decided(): Promise<boolean> {
+    if (this.paced === undefined) {
+      await within(this.#spoken, FIRST_ACK_MS);
+      this.paced ??= false;
+    }
+    this.check ??= "sha256";
     return !this.ended;
   }
 
@@ -516,14 +568,15 @@ export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEv
       if (inbox.received.includes(id)) return sendControl(channel, { type: "file-received" });
       return refuse(channel); // it ended meanwhile (or never was): the sender's side ends too
     }
-    const { name, size, mime, acks } = opening.output;
+    const header = opening.output;
+    const { size } = header;
     if (size > inbox.maxFileSize) {
       return refuse(channel, on, "file-too-large", `a file of ${size} bytes, above maxFileSize`);
     }
     if (inbox.transfers.size >= MAX_INCOMING || inbox.transfers.has(id)) {
       return refuse(channel, on, "too-many-files", `over ${MAX_INCOMING} files at once`);
     }
-    const incoming = new Incoming(id, name, size, mime, acks === true, channel, on);
+    const incoming = new Incoming(id, header, channel, on);
     inbox.transfers.set(id, incoming);
     incoming.transfer.addEventListener("end", ({ detail }) => {
       inbox.transfers.delete(id);
@@ -546,7 +599,7 @@ function refuse(
 }
 
 /**
- * One incoming file: cuts the bytes into 1 MiB blocks, hashes and stores
+ * One incoming file: cuts the bytes into 1 MiB blocks, checks and stores
  * each, acks it once stored, and checks the digest at the end. Outlives a
  * closed channel for `SUSPEND_MS` when its sender can resume.
  */
@@ -558,23 +611,27 @@ export class Incoming {
   /** Frames of the block being filled. */
   #pending: ArrayBuffer[] = [];
   #pendingBytes = 0;
-  /** Blocks whole and hashed (handed to the store), and how many of those are stored. */
+  /** Blocks whole and checked (handed to the store), and how many of those are stored. */
   #sealed = 0;
   #stored = 0;
   #suspended: ReturnType<typeof setTimeout> | undefined;
   /** Resumed, and the blocks sealed before not all stored yet: the only ack to say is the resume's. */
   #resuming = false;
 
+  /** The sender paces by acks and resumes: a v1 sender does neither. */
+  private readonly resumable: boolean;
+  /** How blocks are checked: the sender's offer taken up, or SHA-256. */
+  private readonly check: Check;
+
   constructor(
     id: string,
-    name: string,
-    size: number,
-    mime: string,
-    /** The sender paces by acks and resumes: a v1 sender does neither. */
-    private readonly resumable: boolean,
+    { name, size, mime, acks, check }: FileHeader,
     channel: RTCDataChannel,
     private readonly on: ReceiveEvents,
   ) {
+    const resumable = acks === true;
+    this.resumable = resumable;
+    this.check = resumable && check === "murmur3" ? "murmur3" : "sha256";
     this.#channel = channel;
     // A sender that does not pace (a page from before acks) could outrun a disk: its file goes to Blob parts.
     this.#store = new Store(resumable ? size : null, (error) => {
@@ -596,7 +653,8 @@ export class Incoming {
       }
     });
     this.#listen(channel);
-    if (resumable) this.#say({ type: "file-ack", blocks: 0 }); // "I pace": the sender need not wait to find out
+    // "I pace", and the check taken up: the sender need not wait to find out.
+    if (resumable) this.#say({ type: "file-ack", blocks: 0, ...(this.check === "murmur3" && { check: this.check }) });
   }
 
   /** Ends the transfer at once: its peer is gone, and nothing can resume it. */
@@ -673,7 +731,7 @@ export class Incoming {
   /** One block: its digest joins the hash list, its bytes the stored file; the sender hears once it is stored. */
   #seal(): void {
     const block = joined(this.#pending, this.#store.buffer(this.#pendingBytes));
-    this.#digests.add(this.#sealed, block);
+    this.#digests.add(this.#sealed, block, [this.check]);
     this.#sealed += 1;
     this.#pending = [];
     this.#pendingBytes = 0;
@@ -687,7 +745,7 @@ export class Incoming {
     if (this.#pendingBytes > 0) this.#seal();
     const transfer = this.transfer;
     const complete = this.#sealed * BLOCK >= transfer.size && transfer.loaded === transfer.size;
-    const intact = complete && expected === (await this.#digests.hex(this.#sealed));
+    const intact = complete && expected === (await this.#digests.hex(this.#sealed, this.check));
     if (transfer.state !== "active") return; // cancelled while the digest was computed
     if (!intact) return this.#fail();
     // The sender hears "received" only once the file is stored; a store that fails ends the transfer itself.
@@ -797,25 +855,31 @@ class Store {
 }
 
 /**
- * SHA-256 over the SHA-256 of each block, in order, each block hashed as it
- * comes. Chromium hashes within the call, on the main thread: about 1 ms a
- * MiB, plus the copy of the block into fresh memory, 2–3 ms a block in all.
- * Little next to the data channel's own threads, yet where both browsers
- * share two cores it is 5–10% of the rate; hashing in smaller pieces or off
- * the main thread did not make it cheaper (bench/results/2026-12-02-files-ablation).
- * A block sent again (after a resume) keeps the digest it got first.
+ * SHA-256 over the checks of the blocks, in order, each block checked as it
+ * comes, by one check or both (a sender that does not know yet which its
+ * receiver takes). A block sent again (after a resume) keeps the check it got
+ * first.
+ *
+ * MurmurHash3 runs in this thread over the block in place: about 0.3 ms a
+ * MiB. WebCrypto's SHA-256 copies the block into fresh memory and hashes it
+ * within the call, on the main thread: 1.5–2 ms a MiB alone, 3–4.5 ms inside
+ * a transfer, which where both browsers share two cores cost 5–10% of the
+ * rate (bench/results/2026-12-03-files-ablation).
  */
 class HashList {
-  readonly #digests: Promise<ArrayBuffer>[] = [];
+  readonly #lists: Record<Check, Promise<ArrayBuffer>[]> = { murmur3: [], sha256: [] };
 
-  add(index: number, block: Uint8Array<ArrayBuffer>): void {
-    this.#digests[index] ??= crypto.subtle.digest("SHA-256", block);
+  add(index: number, block: Uint8Array<ArrayBuffer>, checks: readonly Check[]): void {
+    for (const check of checks) {
+      this.#lists[check][index] ??=
+        check === "murmur3" ? Promise.resolve(murmur3(block).buffer) : crypto.subtle.digest("SHA-256", block);
+    }
   }
 
-  /** The digest of the first `blocks` blocks. */
-  async hex(blocks: number): Promise<string> {
-    const digests = await Promise.all(this.#digests.slice(0, blocks));
-    const list = new Uint8Array(await crypto.subtle.digest("SHA-256", joined(digests)));
+  /** The digest of the first `blocks` blocks, by their `check`. */
+  async hex(blocks: number, check: Check): Promise<string> {
+    const checks = await Promise.all(this.#lists[check].slice(0, blocks));
+    const list = new Uint8Array(await crypto.subtle.digest("SHA-256", joined(checks)));
     return Array.from(list, (byte) => byte.toString(16).padStart(2, "0")).join("");
   }
 }
