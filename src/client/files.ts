@@ -155,6 +155,8 @@ export interface Route {
 
 /** How one receiver's side of a transfer ended ("unreadable": our own file could not be read). */
 type Outcome = "received" | "cancelled" | "corrupt" | "closed" | "unreadable";
+/** How one channel's part ended: as a transfer can, or with the receiver silent (see `deliver`). */
+type WireOutcome = Outcome | "silent";
 
 /**
  * Sends a file to every receiver at once, each at its own pace: a receiver
@@ -216,13 +218,13 @@ async function deliver(
     acks: true,
     check: "murmur3",
   };
-  let wire = await begin(route.channel, header, wires);
+  let wire = await begin(route.channel, header, wires, { silenceEnds: true });
   if (!wire) return "closed";
   let from = 0;
   /** Blocks this receiver has been sent: the most a resume may claim to have stored. */
   let sent = 0;
   for (;;) {
-    let outcome: Outcome;
+    let outcome: WireOutcome;
     try {
       outcome = await stream(file, transfer, digests, wire, frameSize(route.maxMessageSize()), from, (offset) => {
         sent = Math.max(sent, Math.ceil(offset / BLOCK));
@@ -233,6 +235,21 @@ async function deliver(
       wire.say({ type: "file-cancel" });
       wire.channel.close();
       return "unreadable";
+    }
+    if (outcome === "silent") {
+      // Nothing back after the header, where a receiver answers at once: it may never have heard of the channel
+      // (Firefox can lose a channel's opening on a stream id closed a moment before). The header again, on a new
+      // channel; a receiver from before acks is silent on that one too, and is then sent to unpaced.
+      wires.delete(wire);
+      wire.channel.close();
+      const channel = await route.reopen();
+      wire = channel && transfer.state === "active" ? await begin(channel, header, wires, {}) : null;
+      if (!wire) {
+        channel?.close();
+        return "closed";
+      }
+      from = sent = 0;
+      continue;
     }
     if (outcome !== "closed" || transfer.state !== "active" || !wire.paced) return outcome;
     // The channel closed midway, and the receiver can resume.
@@ -257,8 +274,9 @@ async function begin(
   channel: RTCDataChannel,
   header: FileHeader,
   wires: Set<SenderWire>,
+  options: { silenceEnds?: boolean },
 ): Promise<SenderWire | null> {
-  const wire = new SenderWire(channel);
+  const wire = new SenderWire(channel, options);
   wires.add(wire);
   await within(wire.opened, RESUME_MS);
   if (channel.readyState !== "open") {
@@ -337,7 +355,7 @@ async function stream(
   frame: number,
   from: number,
   moved: (offset: number) => void,
-): Promise<Outcome> {
+): Promise<WireOutcome> {
   const blocks = new BlockReader(file, from);
   try {
     for (let offset = from; offset < file.size; offset += BLOCK) {
@@ -439,7 +457,7 @@ class BlockReader {
 class SenderWire {
   readonly opened: Promise<void>;
   /** The verdict, once there is one ("closed" until then). */
-  outcome: Outcome = "closed";
+  outcome: WireOutcome = "closed";
   ended = false;
   /** Whether the receiver sends acks: unknown until it first speaks. */
   paced: boolean | undefined;
@@ -448,20 +466,23 @@ class SenderWire {
   #wake: () => void = ignore;
   #spoke: () => void = ignore;
   readonly #spoken: Promise<void>;
-  readonly settled: Promise<Outcome>;
-  #settle: (outcome: Outcome) => void = ignore;
+  readonly settled: Promise<WireOutcome>;
+  #settle: (outcome: WireOutcome) => void = ignore;
   readonly resumed: Promise<number | null>;
   #resume: (blocks: number | null) => void = ignore;
 
   /** How the receiver checks blocks, once known: told by its first ack. */
   check: Check | undefined;
+  /** The receiver's silence after the header ends this channel's part ("silent") instead of leaving it unpaced. */
+  readonly #silenceEnds: boolean;
 
   /** `check` is given for a resumed channel, whose first ack does not say it again. */
   constructor(
     readonly channel: RTCDataChannel,
-    { check }: { check?: Check | undefined } = {},
+    { check, silenceEnds = false }: { check?: Check | undefined; silenceEnds?: boolean } = {},
   ) {
     this.check = check;
+    this.#silenceEnds = silenceEnds;
     this.opened = opened(channel);
     this.#spoken = new Promise((resolve) => {
       this.#spoke = resolve;
@@ -489,7 +510,7 @@ class SenderWire {
     channel.onclose = () => this.#end("closed");
   }
 
-  #end(outcome: Outcome): void {
+  #end(outcome: WireOutcome): void {
     if (this.ended) return; // the verdict stands; the channel's close comes after it
     this.ended = true;
     this.outcome = outcome;
@@ -515,11 +536,13 @@ class SenderWire {
 
   /**
    * Resolves once the receiver has said whether it paces and how it checks blocks: at its first word, or
-   * `FIRST_ACK_MS` without one (a page from before acks: unpaced, SHA-256). False once the channel is done.
+   * `FIRST_ACK_MS` without one (a page from before acks: unpaced, SHA-256). False once the channel is done,
+   * or if the silence ends it.
    */
   async decided(): Promise<boolean> {
     if (this.paced === undefined) {
       await within(this.#spoken, FIRST_ACK_MS);
+      if (this.paced === undefined && this.#silenceEnds) this.#end("silent");
       this.paced ??= false;
     }
     this.check ??= "sha256";
@@ -570,6 +593,10 @@ export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEv
     }
     const header = opening.output;
     const { size } = header;
+    // The sender heard nothing back after this header and says it again on a new channel: this page's answer came
+    // late, and the channel it came on is closed. The transfer starts over.
+    const earlier = inbox.transfers.get(id);
+    if (earlier?.suspended) earlier.abandon();
     if (size > inbox.maxFileSize) {
       return refuse(channel, on, "file-too-large", `a file of ${size} bytes, above maxFileSize`);
     }
@@ -655,6 +682,11 @@ export class Incoming {
     this.#listen(channel);
     // "I pace", and the check taken up: the sender need not wait to find out.
     if (resumable) this.#say({ type: "file-ack", blocks: 0, ...(this.check === "murmur3" && { check: this.check }) });
+  }
+
+  /** Whether its channel closed, and it waits for the sender to resume. */
+  get suspended(): boolean {
+    return this.#suspended !== undefined;
   }
 
   /** Ends the transfer at once: its peer is gone, and nothing can resume it. */
