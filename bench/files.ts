@@ -9,8 +9,9 @@
  *   ran it, reading the file a slice of 1 MiB at a time and sending 64 KiB
  *   frames, and against the same loop reading and framing as sendFile does
  *   (one stream into one buffer, 256 KiB frames); against that loop doing
- *   the least any checked, stored transfer must (the floor: SHA-256 over
- *   every byte on both sides, every byte written to OPFS), and storing only;
+ *   the least any checked, stored transfer must (the floor: sendFile's
+ *   block check, MurmurHash3, over every byte on both sides, every byte
+ *   written to OPFS), and storing only;
  *   and against the room app (public/room.html: the file input, the
  *   transfers list) sending the same file. `pin` holds each browser to a
  *   core of its own, as two peers on two machines.
@@ -22,6 +23,8 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/e2e/chromium.ts";
 import { type CallFrame, type Profile, type SelfTime, selfTimes, sourceMapper } from "./cpuprofile.ts";
@@ -57,9 +60,9 @@ export interface FilesOptions {
 /**
  * "raw" reads the file a slice per block and sends 64 KiB frames (the issue's baseline); "raw-matched" reads through
  * a stream and sends 256 KiB frames, as sendFile does between two Chromiums; "raw-floor" is raw-matched doing only
- * what any transfer that checks and stores the file must: SHA-256 over every byte on both sides, and every byte
- * written to OPFS; "raw-store" only stores. ("raw-stream", in earlier results, read through a stream and sent 64 KiB
- * frames.)
+ * what any transfer that checks and stores the file must: sendFile's block check over every byte on both sides
+ * (MurmurHash3; SHA-256 in results before 2026-12-03T09:30Z), and every byte written to OPFS; "raw-store" only
+ * stores. ("raw-stream", in earlier results, read through a stream and sent 64 KiB frames.)
  */
 type Kind = "sendFile" | "raw" | "raw-matched" | "raw-floor" | "raw-store" | "app";
 type RawKind = Extract<Kind, `raw${string}`>;
@@ -186,6 +189,19 @@ const GATHERED = `await new Promise((r) => {
       if (window.raw.iceGatheringState === "complete") r();
       else window.raw.onicegatheringstatechange = () => window.raw.iceGatheringState === "complete" && r();
     });`;
+
+/** The library's block check (src/client/murmur.ts) as a script that sets `window.murmur3`, for the floor. */
+function murmurScript(): string {
+  const entry = fileURLToPath(new URL("../src/client/murmur.ts", import.meta.url));
+  const built = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    format: "iife",
+    globalName: "rdvMurmur",
+    write: false,
+  });
+  return `${built.outputFiles[0]?.text}; void (window.murmur3 = rdvMurmur.murmur3)`;
+}
 
 /** A library page: a room, a file input, and the receiver's `file` events timed. */
 async function libraryPage(page: Page, base: string, room: string): Promise<void> {
@@ -333,12 +349,13 @@ async function release(receiver: Page): Promise<void> {
  * one stream into one buffer and sends 256 KiB frames ("raw-matched", as
  * sendFile reads and frames between two Chromiums). "raw-floor" adds the
  * least that checking and storing a file takes, as cheaply as it can be
- * done: the sender hashes each block (SHA-256, as it is read), the receiver
- * each frame as it comes, and hands it, unjoined and uncopied, to a worker
- * that writes it through a sync access handle into OPFS (the file opened
- * before the clock starts). It acknowledges once every digest is done and
- * every byte written: no transfer that hashes and stores every byte can be
- * faster, so its rate over the raw loop's is the ceiling of sendFile's.
+ * done: the sender hashes each block with sendFile's check (MurmurHash3, as
+ * it is read), the receiver each frame as it comes, and hands it, unjoined
+ * and uncopied, to a worker that writes it through a sync access handle into
+ * OPFS (the file opened before the clock starts). It acknowledges once every
+ * byte is hashed and written: no transfer that checks and stores every byte
+ * so can be faster, so its rate over the raw loop's is the ceiling of
+ * sendFile's.
  * "raw-store" stores and does not hash: the ceiling of any integrity check.
  */
 async function rawOnce(
@@ -357,7 +374,7 @@ async function rawOnce(
     window.rawChannel.onmessage = async ({ data }) => {
       received += data.byteLength;
       if (${floor}) {
-        if (${hash}) digests.push(crypto.subtle.digest("SHA-256", data)); // copies the bytes at once: the buffer can go
+        if (${hash}) digests.push(window.murmur3(new Uint8Array(data))); // before the buffer goes to the worker
         window.floorWorker.postMessage({ op: "write", bytes: data, file: 1 }, [data]);
       }
       if (received !== ${bytes}) return;
@@ -403,7 +420,7 @@ async function rawOnce(
       window.stopRaw = false;
       for (let offset = 0; offset < window.file.size && !window.stopRaw; offset += 1024 * 1024) {
         const block = await read(offset);
-        if (${hash}) digests.push(crypto.subtle.digest("SHA-256", block));
+        if (${hash}) digests.push(window.murmur3(block));
         for (let at = 0; at < block.length; at += ${frame}) {
           if (channel.bufferedAmount > 4 * 1024 * 1024) await new Promise((r) => channel.addEventListener("bufferedamountlow", r, { once: true }));
           channel.send(block.subarray(at, at + ${frame}));
@@ -852,6 +869,8 @@ export async function measureFiles(
     const [sender, receiver] = peers;
     if (!sender?.app || !receiver?.app) throw new Error("two peers expected");
     const receiverId = await connectLibraries(sender.lib, receiver.lib, oursUrl);
+    const murmur = murmurScript();
+    for (const page of [sender.lib, receiver.lib]) await page.evaluate(murmur);
     const appRoom = `files-app-${Date.now()}`;
     await appPage(sender.app, oursUrl, appRoom, "Sender");
     await appPage(receiver.app, oursUrl, appRoom, "Receiver");
