@@ -60,7 +60,7 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const PROGRESS_STEP = 1024 * 1024;
 /** A receiver that has said nothing by then predates acks: it is sent to unpaced, and cannot resume. */
-const FIRST_ACK_MS = 10_000;
+export const FIRST_ACK_MS = 10_000;
 /** How long a sender waits for a lost receiver's connection to come back (a link's own give-up time). */
 export const RESUME_MS = 30_000;
 /** How long a receiver keeps a transfer whose channel closed, waiting for `file-resume`: longer than the sender. */

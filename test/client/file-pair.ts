@@ -8,7 +8,10 @@ import { murmur3 } from "../../src/client/murmur";
 
 export const MiB = 1024 * 1024;
 
-/** One end of a channel pair: what it sends reaches the other end a task later, in order. */
+/**
+ * One end of a channel pair: what it sends reaches the other end a task later, in order. Frames go on
+ * `setImmediate`, which tests on fake timers leave real: only the library's own timers wait for the clock.
+ */
 export class End extends EventTarget {
   readyState: RTCDataChannelState = "open";
   bufferedAmount = 0;
@@ -16,8 +19,9 @@ export class End extends EventTarget {
   binaryType: BinaryType = "arraybuffer";
   onmessage: ((event: MessageEvent) => void) | null = null;
   onclose: (() => void) | null = null;
-  /** Every text frame this end sent, as sent. */
+  /** Every text frame this end sent, as sent, and the binary bytes. */
   readonly said: string[] = [];
+  bytesSent = 0;
   /** What the other end receives of a text frame this end sends. */
   rewrite: (text: string) => string = (text) => text;
   /** Frames held back while set, delivered in order by `release`. */
@@ -30,6 +34,7 @@ export class End extends EventTarget {
 
   send(data: string | ArrayBufferView): void {
     if (typeof data === "string") this.said.push(data);
+    else this.bytesSent += data.byteLength;
     // A sender's bytes are copied on send, as a browser's are: it fills its buffer again after.
     const payload =
       typeof data === "string"
@@ -37,7 +42,7 @@ export class End extends EventTarget {
         : new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice().buffer;
     const deliver = () => this.other?.receive(payload);
     if (this.#held) this.#held.push(deliver);
-    else setTimeout(deliver);
+    else setImmediate(deliver);
   }
 
   hold(): void {
@@ -47,7 +52,7 @@ export class End extends EventTarget {
   release(): void {
     const held = this.#held ?? [];
     this.#held = null;
-    for (const deliver of held) setTimeout(deliver);
+    for (const deliver of held) setImmediate(deliver);
   }
 
   receive(data: string | ArrayBuffer): void {

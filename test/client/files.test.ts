@@ -7,7 +7,7 @@
  * channels are fakes here, on fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { RESUME_MS, type Route, sendFile } from "../../src/client/files";
+import { FIRST_ACK_MS, RESUME_MS, type Route, sendFile, WINDOW } from "../../src/client/files";
 import { digestOf, End, linked, MiB, newInbox, randomFile, receiveOn, saidBy, send } from "./file-pair";
 
 /** The parts of an RTCDataChannel a sender touches: it opens only when told to, and says what was sent. */
@@ -78,14 +78,13 @@ describe("a sender's first channel", () => {
 });
 
 /**
- * Runs fake time on in small steps, letting real work (Blob reads, WebCrypto) go on between them, until `done()`
- * or `ms` of fake time have passed.
+ * Runs the sender's wait for the receiver's first word out, once the sender has sent `end` a window's worth of
+ * blocks and waits: it then has that timer, and no other. The wait is polled on real time (`vi.waitUntil`): no
+ * event says that a timer was set.
  */
-async function runFor(ms: number, done: () => boolean): Promise<void> {
-  for (let elapsed = 0; elapsed < ms && !done(); elapsed += 20) {
-    await vi.advanceTimersByTimeAsync(20);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+async function outwait(end: End): Promise<void> {
+  await vi.waitUntil(() => end.bytesSent >= WINDOW * MiB && vi.getTimerCount() > 0, { timeout: 30_000, interval: 5 });
+  await vi.advanceTimersByTimeAsync(FIRST_ACK_MS);
 }
 
 /** An end whose frames reach nobody: a channel open on the sender's side that the receiver never heard of. */
@@ -106,7 +105,7 @@ function beforeAcks(): { end: End; bytes: () => number } {
 
 describe("a sender's first channel that the receiver never hears of", () => {
   beforeEach(() => {
-    // setImmediate stays real: it is how the steps of `runFor` let real work go on.
+    // setImmediate stays real: the fake channels deliver on it.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
   });
   afterEach(() => {
@@ -119,8 +118,8 @@ describe("a sender's first channel that the receiver never hears of", () => {
     const again = linked();
     const { arrived } = receiveOn(again.receiver);
     const transfer = send(bytes, first, async () => again.sender);
-    await runFor(60_000, () => transfer.state !== "active");
-    expect(transfer.state).toBe("done");
+    await outwait(first);
+    await transfer.done;
     expect(first.readyState).toBe("closed");
     expect(saidBy(first, "file-header")).toHaveLength(1);
     expect(saidBy(again.sender, "file-header")).toHaveLength(1);
@@ -136,8 +135,8 @@ describe("a sender's first channel that the receiver never hears of", () => {
     const again = linked();
     const after = receiveOn(again.receiver, inbox);
     const transfer = send(bytes, first.sender, async () => again.sender);
-    await runFor(60_000, () => transfer.state !== "active");
-    expect(transfer.state).toBe("done");
+    await outwait(first.sender);
+    await transfer.done;
     expect((await before.incoming).state).toBe("failed");
     expect(new Uint8Array(await (await after.arrived).arrayBuffer())).toEqual(bytes);
     expect(inbox.transfers.size).toBe(0);
@@ -148,8 +147,9 @@ describe("a sender's first channel that the receiver never hears of", () => {
     const first = beforeAcks();
     const again = beforeAcks();
     const transfer = send(bytes, first.end, async () => again.end);
-    await runFor(60_000, () => transfer.state !== "active");
-    expect(transfer.state).toBe("done");
+    await outwait(first.end);
+    await outwait(again.end);
+    await transfer.done;
     expect(first.end.readyState).toBe("closed");
     expect(again.bytes()).toBe(bytes.length);
     expect(saidBy(again.end, "file-end")).toEqual([{ type: "file-end", sha256: await digestOf(bytes, "sha256") }]);
