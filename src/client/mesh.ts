@@ -239,9 +239,10 @@ export class MeshRoom extends TypedEventTarget<MeshRoomEvents> {
   }
 
   /**
-   * A new channel to a peer whose file channel closed midway, once its link
-   * is connected (now, or within `RESUME_MS`, perhaps over a new connection);
-   * null if the peer leaves, its link fails for good, or that takes too long.
+   * A new channel to a peer for a file whose channel closed midway (or whose
+   * opening the peer never heard of), once its link is connected (now, or
+   * within `RESUME_MS`, perhaps over a new connection); null if the peer
+   * leaves, its link fails for good, or that takes too long.
    */
   #reopen(peerId: string, label: string): Promise<RTCDataChannel | null> {
     return new Promise((resolve) => {
