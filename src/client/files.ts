@@ -593,14 +593,13 @@ export function receiveFile(channel: RTCDataChannel, inbox: Inbox, on: ReceiveEv
     }
     const header = opening.output;
     const { size } = header;
-    // The sender heard nothing back after this header and says it again on a new channel: this page's answer came
-    // late, and the channel it came on is closed. The transfer starts over.
-    const earlier = inbox.transfers.get(id);
-    if (earlier?.suspended) earlier.abandon();
+    // A header for a transfer this page has already: the sender heard nothing back on its channel (this page's
+    // answer came late, or was lost) and starts over on a new one. So does this page; a peer restarts only its own.
+    inbox.transfers.get(id)?.abandon();
     if (size > inbox.maxFileSize) {
       return refuse(channel, on, "file-too-large", `a file of ${size} bytes, above maxFileSize`);
     }
-    if (inbox.transfers.size >= MAX_INCOMING || inbox.transfers.has(id)) {
+    if (inbox.transfers.size >= MAX_INCOMING) {
       return refuse(channel, on, "too-many-files", `over ${MAX_INCOMING} files at once`);
     }
     const incoming = new Incoming(id, header, channel, on);
@@ -682,11 +681,6 @@ export class Incoming {
     this.#listen(channel);
     // "I pace", and the check taken up: the sender need not wait to find out.
     if (resumable) this.#say({ type: "file-ack", blocks: 0, ...(this.check === "murmur3" && { check: this.check }) });
-  }
-
-  /** Whether its channel closed, and it waits for the sender to resume. */
-  get suspended(): boolean {
-    return this.#suspended !== undefined;
   }
 
   /** Ends the transfer at once: its peer is gone, and nothing can resume it. */

@@ -60,8 +60,11 @@ export class End extends EventTarget {
     this.onmessage?.(new MessageEvent("message", { data }));
   }
 
+  /** Whether the other end hears of a close: false plays a close still on its way when the next frames come. */
+  closesOther = true;
+
   close(): void {
-    for (const end of [this, this.other]) {
+    for (const end of [this, this.closesOther ? this.other : null]) {
       if (!end || end.readyState === "closed") continue;
       end.readyState = "closed";
       end.dispatchEvent(new Event("close"));

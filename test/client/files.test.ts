@@ -126,11 +126,15 @@ describe("a sender's first channel that the receiver never hears of", () => {
     expect(new Uint8Array(await (await arrived).arrayBuffer())).toEqual(bytes);
   });
 
-  it("starts over on a receiver whose answer never came back, which drops the transfer it was waiting to resume", async () => {
+  it.each([
+    ["it was waiting to resume", true],
+    ["whose channel it has not yet seen close", false],
+  ])("starts over on a receiver whose answer never came back, which drops the transfer %s", async (_, closeArrives) => {
     const bytes = randomFile(6 * MiB + 3);
     const inbox = newInbox();
     const first = linked();
     first.receiver.hold(); // its answers never reach the sender
+    first.sender.closesOther = closeArrives;
     const before = receiveOn(first.receiver, inbox);
     const again = linked();
     const after = receiveOn(again.receiver, inbox);
