@@ -239,7 +239,8 @@ async function deliver(
     if (outcome === "silent") {
       // Nothing back after the header, where a receiver answers at once: it may never have heard of the channel
       // (Firefox can lose a channel's opening on a stream id closed a moment before). The header again, on a new
-      // channel; a receiver from before acks is silent on that one too, and is then sent to unpaced.
+      // channel; a receiver from before acks is silent on that one too, and is then sent to unpaced. The new channel
+      // is asked for while the old one is still closing, and a browser frees a stream id only once its channel closed.
       wires.delete(wire);
       wire.channel.close();
       const channel = await route.reopen();
@@ -381,7 +382,13 @@ async function stream(
   if (!(await wire.decided()) || transfer.state !== "active") return wire.outcome;
   const sha256 = await digests.hex(Math.ceil(file.size / BLOCK), wire.check ?? "sha256");
   wire.say({ type: "file-end", sha256 });
-  return wire.settled;
+  if (wire.paced) return wire.settled; // a paced receiver that goes quiet closes its channel, or resumes
+  // A page from before acks checks each block as it comes: its verdict follows the last byte within seconds. A
+  // channel that nobody reads (its opening lost twice over) would otherwise leave the transfer active for ever.
+  const verdict = await within(wire.settled, RESUME_MS);
+  if (verdict) return verdict;
+  wire.channel.close();
+  return "closed";
 }
 
 /** Bytes read through one stream: each new stream checks the file anew. */
@@ -471,7 +478,10 @@ class SenderWire {
   readonly resumed: Promise<number | null>;
   #resume: (blocks: number | null) => void = ignore;
 
-  /** How the receiver checks blocks, once known: told by its first ack. */
+  /**
+   * How the receiver checks blocks, once known: told by its first ack. Unknown until then, even once the sender
+   * stops waiting for that ack: a late one still says it, and blocks are checked both ways meanwhile.
+   */
   check: Check | undefined;
   /** The receiver's silence after the header ends this channel's part ("silent") instead of leaving it unpaced. */
   readonly #silenceEnds: boolean;
@@ -536,8 +546,8 @@ class SenderWire {
 
   /**
    * Resolves once the receiver has said whether it paces and how it checks blocks: at its first word, or
-   * `FIRST_ACK_MS` without one (a page from before acks: unpaced, SHA-256). False once the channel is done,
-   * or if the silence ends it.
+   * `FIRST_ACK_MS` without one (a page from before acks: unpaced, and SHA-256 unless a late ack says otherwise).
+   * False once the channel is done, or if the silence ends it.
    */
   async decided(): Promise<boolean> {
     if (this.paced === undefined) {
@@ -545,7 +555,6 @@ class SenderWire {
       if (this.paced === undefined && this.#silenceEnds) this.#end("silent");
       this.paced ??= false;
     }
-    this.check ??= "sha256";
     return !this.ended;
   }
 

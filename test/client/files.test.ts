@@ -71,7 +71,8 @@ describe("a sender's first channel", () => {
     const transfer = sendFile(new Blob([new Uint8Array(1024)]), "t2", [routeOver(channel)]);
     await vi.advanceTimersByTimeAsync(RESUME_MS - 1);
     channel.open();
-    await vi.advanceTimersByTimeAsync(1);
+    // Past the 30 s the opening had; short of the receiver's first word's 10 s, which comes after the header.
+    await vi.advanceTimersByTimeAsync(FIRST_ACK_MS - 1);
     expect(transfer.state).toBe("active"); // waiting for the receiver's word, as any transfer does
     expect(JSON.parse(channel.sent[0] ?? "null")).toMatchObject({ type: "file-header", size: 1024, acks: true });
   });
@@ -103,7 +104,8 @@ function beforeAcks(): { end: End; bytes: () => number } {
   return { end: sender, bytes: () => bytes };
 }
 
-describe("a sender's first channel that the receiver never hears of", () => {
+// A few MiB through real reads and hashes, on a machine CI may keep busy: seconds, not milliseconds.
+describe("a sender's first channel that the receiver never hears of", { timeout: 30_000 }, () => {
   beforeEach(() => {
     // setImmediate stays real: the fake channels deliver on it.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
@@ -113,7 +115,7 @@ describe("a sender's first channel that the receiver never hears of", () => {
   });
 
   it("is replaced by a new channel, with the header again, once the receiver stays silent", async () => {
-    const bytes = randomFile(6 * MiB + 3);
+    const bytes = randomFile(WINDOW * MiB + 3);
     const first = lost();
     const again = linked();
     const { arrived } = receiveOn(again.receiver);
@@ -130,7 +132,7 @@ describe("a sender's first channel that the receiver never hears of", () => {
     ["it was waiting to resume", true],
     ["whose channel it has not yet seen close", false],
   ])("starts over on a receiver whose answer never came back, which drops the transfer %s", async (_, closeArrives) => {
-    const bytes = randomFile(6 * MiB + 3);
+    const bytes = randomFile(WINDOW * MiB + 3);
     const inbox = newInbox();
     const first = linked();
     first.receiver.hold(); // its answers never reach the sender
@@ -146,8 +148,48 @@ describe("a sender's first channel that the receiver never hears of", () => {
     expect(inbox.transfers.size).toBe(0);
   });
 
+  it("takes up the check of a first ack that comes after it stopped waiting, while the file is still sent", async () => {
+    const bytes = randomFile((WINDOW + 2) * MiB + 3);
+    const first = lost();
+    const again = linked();
+    again.receiver.hold(); // its first ack comes only once the sender has stopped waiting for it
+    const { arrived } = receiveOn(again.receiver);
+    const transfer = send(bytes, first, async () => again.sender);
+    await outwait(first);
+    await vi.waitUntil(() => again.sender.bytesSent >= WINDOW * MiB && vi.getTimerCount() > 0, {
+      timeout: 30_000,
+      interval: 5,
+    });
+    again.sender.bufferedAmount = Number.MAX_SAFE_INTEGER; // a full buffer holds the sender once it goes on
+    await vi.advanceTimersByTimeAsync(FIRST_ACK_MS);
+    again.receiver.release();
+    await new Promise((resolve) => setImmediate(resolve)); // after the frames the release queued
+    again.sender.bufferedAmount = 0;
+    again.sender.dispatchEvent(new Event("bufferedamountlow"));
+    await transfer.done;
+    expect(saidBy(again.receiver, "file-ack")[0]).toEqual({ type: "file-ack", blocks: 0, check: "murmur3" });
+    expect(new Uint8Array(await (await arrived).arrayBuffer())).toEqual(bytes);
+  });
+
+  it("ends failed, its channel closed, when the new channel is not heard of either", async () => {
+    const bytes = randomFile(WINDOW * MiB + 3);
+    const first = lost();
+    const again = lost();
+    const transfer = send(bytes, first, async () => again);
+    await outwait(first);
+    await outwait(again);
+    // Sent to unpaced, every byte, and then the verdict waited for.
+    await vi.waitUntil(() => again.bytesSent === bytes.length && vi.getTimerCount() > 0, {
+      timeout: 30_000,
+      interval: 5,
+    });
+    await vi.advanceTimersByTimeAsync(RESUME_MS);
+    expect(transfer.state).toBe("failed");
+    expect(again.readyState).toBe("closed");
+  });
+
   it("still reaches a receiver from before acks, unpaced, on the new channel, checked with SHA-256", async () => {
-    const bytes = randomFile(6 * MiB + 3);
+    const bytes = randomFile(WINDOW * MiB + 3);
     const first = beforeAcks();
     const again = beforeAcks();
     const transfer = send(bytes, first.end, async () => again.end);
