@@ -45,6 +45,12 @@ export class End extends EventTarget {
     else setImmediate(deliver);
   }
 
+  /** An end made `connecting` opens. */
+  open(): void {
+    this.readyState = "open";
+    this.dispatchEvent(new Event("open"));
+  }
+
   hold(): void {
     this.#held = [];
   }
@@ -82,11 +88,7 @@ export async function digestOf(bytes: Uint8Array<ArrayBuffer>, check: "murmur3" 
       check === "murmur3" ? murmur3(block) : new Uint8Array(await crypto.subtle.digest("SHA-256", block.slice())),
     );
   }
-  const list = new Uint8Array(checks.length * 16 * (check === "murmur3" ? 1 : 2));
-  checks.forEach((one, i) => {
-    list.set(one, i * one.length);
-  });
-  return Buffer.from(await crypto.subtle.digest("SHA-256", list)).toString("hex");
+  return Buffer.from(await crypto.subtle.digest("SHA-256", Buffer.concat(checks))).toString("hex");
 }
 
 export function randomFile(size: number): Uint8Array<ArrayBuffer> {

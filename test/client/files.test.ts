@@ -7,43 +7,14 @@
  * channels are fakes here, on fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FIRST_ACK_MS, RESUME_MS, type Route, sendFile, WINDOW } from "../../src/client/files";
+import { FIRST_ACK_MS, RESUME_MS, WINDOW } from "../../src/client/files";
 import { digestOf, End, linked, MiB, newInbox, randomFile, receiveOn, saidBy, send } from "./file-pair";
 
-/** The parts of an RTCDataChannel a sender touches: it opens only when told to, and says what was sent. */
-class FakeChannel extends EventTarget {
-  readyState: RTCDataChannelState = "connecting";
-  bufferedAmount = 0;
-  bufferedAmountLowThreshold = 0;
-  readonly label = "file:test";
-  readonly sent: string[] = [];
-  onmessage: ((event: MessageEvent) => void) | null = null;
-  onclose: (() => void) | null = null;
-
-  open(): void {
-    this.readyState = "open";
-    this.dispatchEvent(new Event("open"));
-  }
-
-  send(data: string | ArrayBufferView): void {
-    if (typeof data === "string") this.sent.push(data);
-  }
-
-  close(): void {
-    if (this.readyState === "closed") return;
-    this.readyState = "closed";
-    this.dispatchEvent(new Event("close"));
-    this.onclose?.();
-  }
-}
-
-function routeOver(channel: FakeChannel): Route {
-  return {
-    // The fake has every member the sender uses; the rest of RTCDataChannel is never read.
-    channel: channel as unknown as RTCDataChannel,
-    maxMessageSize: () => 256 * 1024,
-    reopen: async () => null,
-  };
+/** An end whose opening has not come yet: it opens when the test says so. */
+function unopened(): End {
+  const end = new End("file:test");
+  end.readyState = "connecting";
+  return end;
 }
 
 describe("a sender's first channel", () => {
@@ -55,26 +26,26 @@ describe("a sender's first channel", () => {
   });
 
   it("ends the transfer failed, its channel closed, if it has not opened within RESUME_MS", async () => {
-    const channel = new FakeChannel();
-    const transfer = sendFile(new Blob([new Uint8Array(1024)]), "t1", [routeOver(channel)]);
+    const channel = unopened();
+    const transfer = send(new Uint8Array(1024), channel);
     await vi.advanceTimersByTimeAsync(RESUME_MS - 1);
     expect(transfer.state).toBe("active");
     await vi.advanceTimersByTimeAsync(1);
     expect(transfer.state).toBe("failed");
     await expect(transfer.done).rejects.toThrow("the connection closed during the transfer");
     expect(channel.readyState).toBe("closed");
-    expect(channel.sent).toEqual([]);
+    expect(channel.said).toEqual([]);
   });
 
   it("goes on as usual over a channel that opens late, within RESUME_MS", async () => {
-    const channel = new FakeChannel();
-    const transfer = sendFile(new Blob([new Uint8Array(1024)]), "t2", [routeOver(channel)]);
+    const channel = unopened();
+    const transfer = send(new Uint8Array(1024), channel);
     await vi.advanceTimersByTimeAsync(RESUME_MS - 1);
     channel.open();
     // Past the 30 s the opening had; short of the receiver's first word's 10 s, which comes after the header.
     await vi.advanceTimersByTimeAsync(FIRST_ACK_MS - 1);
     expect(transfer.state).toBe("active"); // waiting for the receiver's word, as any transfer does
-    expect(JSON.parse(channel.sent[0] ?? "null")).toMatchObject({ type: "file-header", size: 1024, acks: true });
+    expect(JSON.parse(channel.said[0] ?? "null")).toMatchObject({ type: "file-header", size: 1024, acks: true });
   });
 });
 
