@@ -20,6 +20,8 @@ const C4 = 0xa1e38b93;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+/** A word of input as it goes into its lane: multiplied, rotated, multiplied. */
+const scramble = (k: number, a: number, r: number, b: number) => Math.imul(rotl(Math.imul(k, a), r), b);
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -49,28 +51,20 @@ export function murmur3(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   let h3 = 0;
   let h4 = 0;
   for (let i = 0; i < body >> 2; i += 4) {
-    let k1 = words[i] as number;
-    let k2 = words[i + 1] as number;
-    let k3 = words[i + 2] as number;
-    let k4 = words[i + 3] as number;
-    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
-    h1 = (Math.imul((rotl(h1 ^ k1, 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
-    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
-    h2 = (Math.imul((rotl(h2 ^ k2, 17) + h3) | 0, 5) + 0x0bcaa747) | 0;
-    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
-    h3 = (Math.imul((rotl(h3 ^ k3, 15) + h4) | 0, 5) + 0x96cd1c35) | 0;
-    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
-    h4 = (Math.imul((rotl(h4 ^ k4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
+    h1 = (Math.imul((rotl(h1 ^ scramble(words[i] as number, C1, 15, C2), 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
+    h2 = (Math.imul((rotl(h2 ^ scramble(words[i + 1] as number, C2, 16, C3), 17) + h3) | 0, 5) + 0x0bcaa747) | 0;
+    h3 = (Math.imul((rotl(h3 ^ scramble(words[i + 2] as number, C3, 17, C4), 15) + h4) | 0, 5) + 0x96cd1c35) | 0;
+    h4 = (Math.imul((rotl(h4 ^ scramble(words[i + 3] as number, C4, 18, C1), 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
   }
   // The last 1–15 bytes, little-endian into k1…k4, zero-padded; a lane is mixed only if the tail reaches it.
   const tail = new Uint8Array(16);
   tail.set(bytes.subarray(body));
   const k = new DataView(tail.buffer);
   const rest = length - body;
-  if (rest > 12) h4 ^= Math.imul(rotl(Math.imul(k.getUint32(12, true), C4), 18), C1);
-  if (rest > 8) h3 ^= Math.imul(rotl(Math.imul(k.getUint32(8, true), C3), 17), C4);
-  if (rest > 4) h2 ^= Math.imul(rotl(Math.imul(k.getUint32(4, true), C2), 16), C3);
-  if (rest > 0) h1 ^= Math.imul(rotl(Math.imul(k.getUint32(0, true), C1), 15), C2);
+  if (rest > 12) h4 ^= scramble(k.getUint32(12, true), C4, 18, C1);
+  if (rest > 8) h3 ^= scramble(k.getUint32(8, true), C3, 17, C4);
+  if (rest > 4) h2 ^= scramble(k.getUint32(4, true), C2, 16, C3);
+  if (rest > 0) h1 ^= scramble(k.getUint32(0, true), C1, 15, C2);
   h1 ^= length;
   h2 ^= length;
   h3 ^= length;
