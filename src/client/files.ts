@@ -59,7 +59,10 @@ const BLOCKS_PER_SEGMENT = 8;
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const PROGRESS_STEP = 1024 * 1024;
-/** A receiver that has said nothing by then predates acks: it is sent to unpaced, and cannot resume. */
+/**
+ * How long a sender waits for a receiver's first word once it has to. Silence on the first channel gets the header
+ * again on a new one (see `deliver`); silence there means a page from before acks: sent to unpaced, no resume.
+ */
 export const FIRST_ACK_MS = 10_000;
 /** How long a sender waits for a lost receiver's connection to come back (a link's own give-up time). */
 export const RESUME_MS = 30_000;
