@@ -28,7 +28,7 @@ import { buildSync } from "esbuild";
 import { type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/e2e/chromium.ts";
 import { type CallFrame, type Profile, type SelfTime, selfTimes, sourceMapper } from "./cpuprofile.ts";
-import { MiB, median, ratio, round } from "./lib.ts";
+import { balancedOrder, MiB, median, ratio, round } from "./lib.ts";
 import {
   browserPid,
   cpuDelta,
@@ -905,10 +905,10 @@ export async function measureFiles(
     const kinds: Kind[] = ["sendFile", "raw", "raw-matched", "raw-floor", "raw-store", "app"];
     for (const kind of kinds) await once(kind, options.smallMib, -1);
     runs.length = 0;
-    // Interleaved, the order turning each round so no kind always goes first.
+    // Interleaved, each kind following each other kind as often as any: a kind that stores a file must not always
+    // find the memory a deleted one has just freed (bench/results/2026-12-03-files-ablation, "what a new file costs").
     for (let pass = 0; pass < options.rounds; pass++) {
-      for (let i = 0; i < kinds.length; i++)
-        await once(kinds[(i + pass) % kinds.length] ?? "sendFile", options.mib, pass);
+      for (const kind of balancedOrder(kinds, pass)) await once(kind, options.mib, pass);
       await once("sendFile", options.smallMib, pass);
     }
 

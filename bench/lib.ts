@@ -97,3 +97,17 @@ export const MiB = 1024 * 1024;
 
 /** Resolves after `ms`; for pacing an offered load, never for synchronisation. */
 export const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The order of `items` in round `pass` of an interleaved run: a Williams design, a Latin square in which each item
+ * follows each other item equally often (over `items.length` rounds, twice that for an odd count). A plain rotation
+ * would have each item always follow the same one, and carry over what that one leaves behind (a file just deleted,
+ * memory just freed) into the same neighbour's figures every round.
+ */
+export function balancedOrder<T>(items: readonly T[], pass: number): T[] {
+  const n = items.length;
+  // The first row: 0, 1, n-1, 2, n-2, …; row r adds r to each.
+  const first = Array.from({ length: n }, (_, j) => (j % 2 === 1 ? (j + 1) / 2 : (n - j / 2) % n));
+  const row = first.map((i) => items[(i + pass) % n] as T);
+  return n % 2 === 1 && Math.floor(pass / n) % 2 === 1 ? row.reverse() : row;
+}
