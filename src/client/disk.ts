@@ -132,8 +132,12 @@ class WorkerDisk implements Disk {
 
 /**
  * The page's disk worker (disk-worker.ts), shared by the files open through
- * it and ended when the last of them closes: any number of transfers at
- * once (up to 8 from each peer) take one thread, and `SPARES` buffers.
+ * it: any number of transfers at once (up to 8 from each peer) take one
+ * thread, and `SPARES` buffers while any is open. Once started it stays for
+ * the page's life, idle between files: a page that has received a file
+ * likely receives more, and starting a worker to open a file took 14 ms
+ * where opening one in a running worker took 2 (an idle Chromium here;
+ * several times that while a transfer loads both cores).
  */
 class DiskWorker {
   static #shared: DiskWorker | null = null;
@@ -167,7 +171,7 @@ class DiskWorker {
   #answered = false;
   /** Buffers written, kept to fill again. */
   #spares: ArrayBuffer[] = [];
-  /** Why the worker is gone (its last file closed, or it failed): requests fail at once. */
+  /** Why the worker is gone (it failed): requests fail at once. */
   #gone: Error | null = null;
 
   private constructor() {
@@ -214,10 +218,10 @@ class DiskWorker {
     return buffer ? new Uint8Array(buffer) : null;
   }
 
-  /** A file is done with the worker; the last one ends it. */
+  /** A file is done with the worker; after the last one, the worker keeps no buffers. */
   release(): void {
     this.#users -= 1;
-    if (this.#users === 0) this.#end(new Error("the disk worker has no file open"));
+    if (this.#users === 0) this.#spares = [];
   }
 
   #end(why: Error): void {

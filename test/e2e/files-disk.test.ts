@@ -551,7 +551,7 @@ describeWithBrowser("received files on disk", () => {
     });
   }
 
-  it("chromium: files received at once share the page's one disk worker, and each arrives intact", async () => {
+  it("chromium: files received at once, and after, share the page's one disk worker, and each arrives intact", async () => {
     const { sender, receiver, close } = await pair("chromium", "disk-together");
     const digests = await sender.page.evaluate(async (to) => {
       const hex = (bytes: ArrayBuffer) =>
@@ -574,6 +574,16 @@ describeWithBrowser("received files on disk", () => {
     expect(probe.digests.sort()).toEqual(digests.sort());
     expect(probe.workers).toBe(1);
     expect(probe.stored.map((file) => file.size).sort()).toEqual([3 * MiB, 4 * MiB, 5 * MiB]);
+
+    // Once every file has closed, the next one is written by the same worker: it stays, idle, for the page's life.
+    await sender.page.evaluate(sendTo, { to: receiver.id, mib: 2, hash: false, corrupt: false });
+    expect(await outcome(sender)).toBe("done");
+    const after = await receiver.page.evaluate(async () => {
+      const probe = window.filesDisk;
+      for (let i = 0; probe.arrivals.length < 4 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+      return { arrivals: probe.arrivals.length, workers: probe.workers };
+    }, null);
+    expect(after).toEqual({ arrivals: 4, workers: 1 });
     await close();
   });
 
