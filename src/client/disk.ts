@@ -136,8 +136,8 @@ class WorkerDisk implements Disk {
  * thread, and `SPARES` buffers while any is open. Once started it stays for
  * the page's life, idle between files: a page that has received a file
  * likely receives more, and starting a worker to open a file took 14 ms
- * where opening one in a running worker took 2 (an idle Chromium here;
- * several times that while a transfer loads both cores).
+ * where opening one in a running worker took 2 (medians of 15, an idle
+ * Chromium here).
  */
 class DiskWorker {
   static #shared: DiskWorker | null = null;
