@@ -41,6 +41,8 @@ export type TransferState = "active" | "done" | "cancelled" | "failed";
 type Check = "sha256" | "murmur3";
 /** Both checks, for blocks read before a receiver says which it takes. */
 const BOTH: readonly Check[] = ["murmur3", "sha256"];
+/** The check a header offers or an ack takes up, by its name on the wire: a name this page does not know is SHA-256. */
+const checkNamed = (name: string | undefined): Check => (name === "murmur3" ? "murmur3" : "sha256");
 
 /**
  * The largest binary frame a sender sends, where the connection takes it
@@ -511,7 +513,7 @@ class SenderWire {
       if (!control) return;
       if (control.type === "file-ack") {
         this.paced = true;
-        this.check ??= control.check === "murmur3" ? "murmur3" : "sha256";
+        this.check ??= checkNamed(control.check);
         this.#acked = Math.max(this.#acked, control.blocks);
         this.#resume(control.blocks);
       } else if (control.type === "file-received") this.#end("received");
@@ -669,7 +671,7 @@ export class Incoming {
   ) {
     const resumable = acks === true;
     this.resumable = resumable;
-    this.check = resumable && check === "murmur3" ? "murmur3" : "sha256";
+    this.check = resumable ? checkNamed(check) : "sha256";
     this.#channel = channel;
     // A sender that does not pace (a page from before acks) could outrun a disk: its file goes to Blob parts.
     this.#store = new Store(resumable ? size : null, (error) => {
